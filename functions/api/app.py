@@ -1,0 +1,89 @@
+"""api: Steward's HTTP API behind API Gateway (REST; IAM-authorised except /health)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from steward import __version__
+from steward.adapters.lineage_store import LineageStore
+from steward.errors import NotFoundError
+from steward.lineage import api_support as check
+from steward.lineage import deployments, query
+from steward.observability import logger, metrics, tracer
+from steward.settings import get_settings
+
+app = APIGatewayRestResolver(enable_validation=True)
+
+
+def _store() -> LineageStore:
+    settings = get_settings()
+    return LineageStore(settings.lineage_table, settings.idempotency_table)
+
+
+def _endpoint(name: str) -> str:
+    arn = app.lambda_context.invoked_function_arn.split(":")
+    return check.endpoint_id(name, arn[3], arn[4])
+
+
+@app.get("/health")
+def health() -> dict[str, Any]:
+    return {"status": "ok", "version": __version__, "stage": get_settings().stage}
+
+
+@app.get("/lineage")
+def lineage(
+    id: Annotated[str, Query(min_length=5, max_length=2048)],
+    direction: Annotated[str, Query()] = "downstream",
+    depth: Annotated[int, Query()] = 3,
+) -> dict[str, Any]:
+    return query.walk(_store(), check.node_id(id), check.direction(direction), check.depth(depth))
+
+
+@app.get("/endpoints/<name>/deployments")
+def endpoint_deployments(
+    name: str, limit: Annotated[int, Query()] = 50, next: Annotated[str | None, Query()] = None
+) -> dict[str, Any]:
+    endpoint = _endpoint(name)
+    history = list(reversed(deployments.deployment_history(_store(), endpoint)))  # newest first
+    return {"endpoint": endpoint, **check.page(history, limit, next)}
+
+
+@app.get("/endpoints/<name>/serving")
+def endpoint_serving(name: str, at: Annotated[str, Query(max_length=64)]) -> dict[str, Any]:
+    return deployments.serving_at(_store(), _endpoint(name), check.timestamp(at))
+
+
+@app.get("/openapi.json")
+def openapi() -> Response[str]:
+    return Response(
+        200, "application/json", app.get_openapi_json_schema(title="Steward API", version=__version__)
+    )
+
+
+@app.exception_handler(check.BadRequestError)
+def bad_request(exc: check.BadRequestError) -> Response[dict[str, Any]]:
+    return Response(400, "application/json", {"error": "BadRequest", "message": str(exc)})
+
+
+@app.exception_handler(RequestValidationError)
+def invalid_request(exc: RequestValidationError) -> Response[dict[str, Any]]:
+    problems = [f"{'.'.join(str(p) for p in e['loc'][1:]) or e['loc'][0]}: {e['msg']}" for e in exc.errors()]
+    return Response(400, "application/json", {"error": "BadRequest", "message": "; ".join(problems)})
+
+
+@app.exception_handler(NotFoundError)
+def not_found(exc: NotFoundError) -> Response[dict[str, Any]]:
+    return Response(404, "application/json", {"error": "NotFound", "message": str(exc)})
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

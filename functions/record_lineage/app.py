@@ -1,0 +1,39 @@
+"""record_lineage: SageMaker state-change events → the lineage graph in DynamoDB."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from steward.adapters.lineage_store import LineageStore
+from steward.adapters.sagemaker import SageMakerReader
+from steward.errors import InvalidEventError, UnsupportedEventError
+from steward.events import parse_event
+from steward.lineage.record import record_lineage
+from steward.observability import logger, metrics, tracer
+from steward.settings import get_settings
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    logger.append_keys(event_id=event.get("id") if isinstance(event, dict) else None)
+    try:
+        parsed = parse_event(event)
+    except UnsupportedEventError as exc:
+        logger.info("ignored event", extra={"reason": str(exc)})
+        return {"outcome": "ignored", "reason": str(exc)}
+    except InvalidEventError as exc:
+        # Raised, not swallowed: after Lambda's bounded retries the event lands in the DLQ to be redriven.
+        logger.error("invalid event", extra=exc.to_dict())
+        metrics.add_metric(name="InvalidEvent", unit=MetricUnit.Count, value=1)
+        raise
+    settings = get_settings()
+    store = LineageStore(settings.lineage_table, settings.idempotency_table, settings.event_id_ttl_seconds)
+    outcome = record_lineage(parsed, store, SageMakerReader())
+    logger.info("lineage recorded", extra={"detail_type": parsed.detail_type, **outcome.as_dict()})
+    metrics.add_metric(name=f"Lineage{outcome.outcome.capitalize()}", unit=MetricUnit.Count, value=1)
+    return outcome.as_dict()

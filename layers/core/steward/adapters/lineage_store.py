@@ -1,0 +1,394 @@
+"""DynamoDB access for the lineage graph: one transaction per event, batched reads per walk level."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from steward.adapters.clients import client, error_code
+from steward.errors import DuplicateEventError, StaleEventError
+from steward.lineage import keys
+from steward.lineage.arns import s3_split
+from steward.lineage.graph import LineageChange, NodeKind, NodeUpdate
+from steward.lineage.lifecycle import RANKED_KINDS, is_terminal_rank, status_rank
+
+ATTR_PREFIX = "a_"
+_TRANSACTION_LIMIT = 100
+_BATCH_GET_LIMIT = 100
+_S3_KINDS = (NodeKind.DATASET, NodeKind.MODEL_ARTIFACT)
+
+
+def _serializer() -> Any:
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+    return TypeSerializer(), TypeDeserializer()
+
+
+def to_dynamo(value: Any) -> Any:
+    """Plain JSON-able values → DynamoDB's typed form (floats become Decimals)."""
+    ser, _ = _serializer()
+    return ser.serialize(json.loads(json.dumps(value, default=str), parse_float=Decimal))
+
+
+def from_item(item: dict[str, Any]) -> dict[str, Any]:
+    _, de = _serializer()
+    return {k: _plain(de.deserialize(v)) for k, v in item.items()}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | set | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+@dataclass
+class Expr:
+    """An update expression under construction, with its placeholders."""
+
+    sets: list[str] = field(default_factory=list)
+    removes: list[str] = field(default_factory=list)
+    names: dict[str, str] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def name(self, attr: str) -> str:
+        for placeholder, known in self.names.items():
+            if known == attr:
+                return placeholder
+        placeholder = f"#n{len(self.names)}"
+        self.names[placeholder] = attr
+        return placeholder
+
+    def value(self, val: Any) -> str:
+        placeholder = f":v{len(self.values)}"
+        self.values[placeholder] = to_dynamo(val)
+        return placeholder
+
+    def set(self, attr: str, val: Any, *, keep_existing: bool = False) -> None:
+        n, v = self.name(attr), self.value(val)
+        self.sets.append(f"{n} = if_not_exists({n}, {v})" if keep_existing else f"{n} = {v}")
+
+    def expression(self) -> str:
+        parts = []
+        if self.sets:
+            parts.append("SET " + ", ".join(self.sets))
+        if self.removes:
+            parts.append("REMOVE " + ", ".join(self.removes))
+        return " ".join(parts)
+
+
+class LineageStore:
+    """The lineage table (and the event-id markers in the idempotency table)."""
+
+    def __init__(
+        self,
+        table: str,
+        idempotency_table: str,
+        event_id_ttl_seconds: int = 7 * 24 * 3600,
+        function_name: str = "record_lineage",
+    ) -> None:
+        self.table = table
+        self.idempotency_table = idempotency_table
+        self.ttl = event_id_ttl_seconds
+        self.function_name = function_name
+
+    @property
+    def _ddb(self) -> Any:
+        return client("dynamodb")
+
+    # --- writes ----------------------------------------------------------------------------------
+
+    def apply(self, change: LineageChange) -> str:
+        """Write everything `change` states in one transaction, guarded by the event id.
+
+        Returns "recorded", or "stale" when the primary node already holds a newer state (its history
+        and links are still recorded; its status is not moved back). Raises DuplicateEventError when
+        this event id was already applied.
+        """
+        primary = change.primary
+        try:
+            self._transact(change, forward=True)
+        except StaleEventError:
+            if primary is None:
+                raise
+        else:
+            return "recorded"
+        self._transact(change, forward=False)
+        return "stale"
+
+    def _transact(self, change: LineageChange, *, forward: bool) -> None:
+        guarded: list[dict[str, Any]] = []  # the status change: only with the marker, all or nothing
+        links: list[dict[str, Any]] = []  # reference nodes and edges: idempotent upserts
+        for node in change.nodes:
+            if node.status is not None and forward:
+                guarded.append({"Update": self._status_update(node, change)})
+            else:
+                links.append({"Update": self._upsert(node, change)})
+            if node.status is not None:
+                guarded.append({"Put": self._history(node, change)})
+        for edge in change.edges:
+            links.extend(
+                {"Put": put} for put in self._edge_puts(edge.source, edge.target, edge.relation.value, change)
+            )
+        transaction = [{"Put": self._marker(change.event_id)}, *guarded]
+        if len(transaction) + len(links) <= _TRANSACTION_LIMIT:
+            transaction.extend(links)
+        else:  # rare (an event naming dozens of datasets): links first, then the guarded part
+            for start in range(0, len(links), _TRANSACTION_LIMIT):
+                self._ddb.transact_write_items(TransactItems=links[start : start + _TRANSACTION_LIMIT])
+        try:
+            self._ddb.transact_write_items(TransactItems=transaction)
+        except Exception as exc:
+            if error_code(exc) != "TransactionCanceledException":
+                raise
+            codes = [
+                r.get("Code", "None") for r in getattr(exc, "response", {}).get("CancellationReasons", [])
+            ]
+            if codes and codes[0] == "ConditionalCheckFailed":
+                raise DuplicateEventError(change.event_id) from None
+            if "ConditionalCheckFailed" in codes:
+                raise StaleEventError(change.event_id) from None
+            raise
+
+    def _edge_puts(
+        self, source: str, target: str, relation: str, change: LineageChange
+    ) -> list[dict[str, Any]]:
+        """An edge is stored twice: under its source (downstream walks) and its target (upstream walks)."""
+        attrs = {
+            "from": {"S": source},
+            "to": {"S": target},
+            "relation": {"S": relation},
+            "eventTime": {"S": keys.iso_z(change.event_time)},
+        }
+        return [
+            {
+                "TableName": self.table,
+                "Item": {
+                    "pk": {"S": keys.node_pk(source)},
+                    "sk": {"S": keys.out_edge_sk(relation, target)},
+                    **attrs,
+                },
+            },
+            {
+                "TableName": self.table,
+                "Item": {
+                    "pk": {"S": keys.node_pk(target)},
+                    "sk": {"S": keys.in_edge_sk(relation, source)},
+                    **attrs,
+                },
+            },
+        ]
+
+    def _marker(self, event_id: str) -> dict[str, Any]:
+        return {
+            "TableName": self.idempotency_table,
+            "Item": {
+                "id": {"S": f"{self.function_name}#event#{event_id}"},
+                "expiration": {"N": str(int(time.time()) + self.ttl)},
+                "status": {"S": "COMPLETED"},
+            },
+            "ConditionExpression": "attribute_not_exists(id)",
+        }
+
+    def _key(self, node_id: str) -> dict[str, Any]:
+        return {"pk": {"S": keys.node_pk(node_id)}, "sk": {"S": keys.NODE_SK}}
+
+    def _common(self, expr: Expr, node: NodeUpdate, change: LineageChange, *, keep_existing: bool) -> None:
+        expr.set("id", node.id)
+        expr.set("kind", node.kind.value, keep_existing=keep_existing)
+        expr.set("name", node.name, keep_existing=keep_existing)
+        for attr, value in node.attributes.items():
+            expr.set(ATTR_PREFIX + attr, value, keep_existing=keep_existing)
+        if node.kind in _S3_KINDS:
+            bucket, key = s3_split(node.id)
+            expr.set("gsi1pk", f"S3#{bucket}")
+            expr.set("gsi1sk", key)
+
+    def _upsert(self, node: NodeUpdate, change: LineageChange) -> dict[str, Any]:
+        """A node this event mentions but does not report on: fill gaps, overwrite nothing."""
+        expr = Expr()
+        self._common(expr, node, change, keep_existing=True)
+        return {
+            "TableName": self.table,
+            "Key": self._key(node.id),
+            "UpdateExpression": expr.expression(),
+            "ExpressionAttributeNames": expr.names,
+            "ExpressionAttributeValues": expr.values,
+        }
+
+    def _status_update(self, node: NodeUpdate, change: LineageChange) -> dict[str, Any]:
+        """The node the event is about: new status and attributes, only if it moves the node forward."""
+        assert node.status is not None and node.status_time is not None
+        expr = Expr()
+        self._common(expr, node, change, keep_existing=False)
+        when = keys.iso_z(node.status_time)
+        rank = status_rank(node.kind, node.status)
+        expr.set("status", node.status)
+        expr.set("statusTime", when)
+        expr.set("statusRank", rank)
+        expr.set("updatedAt", keys.iso_z(change.event_time))
+        active = node.kind is NodeKind.ENDPOINT or (node.kind in RANKED_KINDS and not is_terminal_rank(rank))
+        if active:
+            expr.set("gsi2pk", f"ACTIVE#{node.kind.value}")
+            expr.set("gsi2sk", when)
+        else:
+            expr.removes.extend([expr.name("gsi2pk"), expr.name("gsi2sk")])
+        rank_n, time_n = expr.name("statusRank"), expr.name("statusTime")
+        if node.kind in RANKED_KINDS:
+            rank_v = expr.value(rank)
+            condition = f"attribute_not_exists({rank_n}) OR {rank_n} < {rank_v}"
+            if not is_terminal_rank(rank):
+                condition += f" OR ({rank_n} = {rank_v} AND {time_n} < {expr.value(when)})"
+        else:
+            condition = f"attribute_not_exists({time_n}) OR {time_n} < {expr.value(when)}"
+        return {
+            "TableName": self.table,
+            "Key": self._key(node.id),
+            "UpdateExpression": expr.expression(),
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": expr.names,
+            "ExpressionAttributeValues": expr.values,
+        }
+
+    def _history(self, node: NodeUpdate, change: LineageChange) -> dict[str, Any]:
+        assert node.status is not None and node.status_time is not None
+        when = keys.iso_z(node.status_time)
+        item = {
+            "pk": keys.node_pk(node.id),
+            "sk": keys.history_sk(when, node.status),
+            "status": node.status,
+            "time": when,
+            "eventTime": keys.iso_z(change.event_time),
+            "detailType": change.detail_type,
+            "eventId": change.event_id,
+            "replayName": change.replay_name,
+            **{k: v for k, v in node.history.items() if v is not None},
+        }
+        return {"TableName": self.table, "Item": {k: to_dynamo(v) for k, v in item.items() if v is not None}}
+
+    # --- reads -----------------------------------------------------------------------------------
+
+    def get_nodes(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Node items by id (BatchGetItem; one call per 100 ids, run concurrently)."""
+        unique = list(dict.fromkeys(ids))
+        chunks = [unique[i : i + _BATCH_GET_LIMIT] for i in range(0, len(unique), _BATCH_GET_LIMIT)]
+        found: dict[str, dict[str, Any]] = {}
+        for result in _parallel(self._batch_get, chunks):
+            found.update(result)
+        return found
+
+    def _batch_get(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        request: dict[str, Any] = {self.table: {"Keys": [self._key(i) for i in ids]}}
+        while request:
+            response = self._ddb.batch_get_item(RequestItems=request)
+            for item in response.get("Responses", {}).get(self.table, []):
+                node = node_from_item(from_item(item))
+                found[node["id"]] = node
+            request = response.get("UnprocessedKeys") or {}
+        return found
+
+    def node_with_edges(
+        self, node_id: str, direction: str
+    ) -> tuple[dict[str, Any] | None, list[dict[str, str]]]:
+        """One node and its edges in one direction ("upstream" or "downstream"): one Query (paged if huge)."""
+        low, high = (
+            (keys.IN_PREFIX, keys.NODE_SK) if direction == "upstream" else (keys.NODE_SK, keys.OUT_END)
+        )
+        node, edges = None, []
+        for item in self._query(
+            KeyConditionExpression="pk = :pk AND sk BETWEEN :low AND :high",
+            ExpressionAttributeValues={
+                ":pk": {"S": keys.node_pk(node_id)},
+                ":low": {"S": low},
+                ":high": {"S": high},
+            },
+        ):
+            if item["sk"] == keys.NODE_SK:
+                node = node_from_item(item)
+            else:
+                edges.append({"from": item["from"], "to": item["to"], "relation": item["relation"]})
+        return node, edges
+
+    def datasets_under(self, uri: str, limit: int = 1000) -> list[dict[str, Any]]:
+        """Dataset and artifact nodes strictly under an S3 prefix (GSI1)."""
+        bucket, key = s3_split(uri)
+        items = self._query(
+            IndexName="gsi1",
+            KeyConditionExpression="gsi1pk = :b AND begins_with(gsi1sk, :k)",
+            ExpressionAttributeValues={":b": {"S": f"S3#{bucket}"}, ":k": {"S": f"{key}/" if key else ""}},
+            limit=limit,
+        )
+        return [node_from_item(i) for i in items]
+
+    def history(self, node_id: str) -> list[dict[str, Any]]:
+        items = self._query(
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :h)",
+            ExpressionAttributeValues={":pk": {"S": keys.node_pk(node_id)}, ":h": {"S": keys.HISTORY_PREFIX}},
+        )
+        return [{k: v for k, v in i.items() if k not in ("pk", "sk")} for i in items]
+
+    def active_nodes(self, kind: NodeKind, limit: int = 100) -> list[dict[str, Any]]:
+        items = self._query(
+            IndexName="gsi2",
+            KeyConditionExpression="gsi2pk = :p",
+            ExpressionAttributeValues={":p": {"S": f"ACTIVE#{kind.value}"}},
+            limit=limit,
+        )
+        return [node_from_item(i) for i in items]
+
+    def scan_all(self) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+        """Every node and edge (the sandbox's whole-graph view; never used on a request path)."""
+        nodes, edges = [], []
+        paginator = self._ddb.get_paginator("scan")
+        for page in paginator.paginate(TableName=self.table):
+            for raw in page.get("Items", []):
+                item = from_item(raw)
+                if item["sk"] == keys.NODE_SK:
+                    nodes.append(node_from_item(item))
+                elif item["sk"].startswith(keys.OUT_PREFIX):
+                    edges.append({"from": item["from"], "to": item["to"], "relation": item["relation"]})
+        return nodes, edges
+
+    def _query(self, limit: int | None = None, **kwargs: Any) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        request = {"TableName": self.table, **kwargs}
+        while True:
+            response = self._ddb.query(**request)
+            items.extend(from_item(i) for i in response.get("Items", []))
+            last = response.get("LastEvaluatedKey")
+            if not last or (limit is not None and len(items) >= limit):
+                return items[:limit] if limit is not None else items
+            request["ExclusiveStartKey"] = last
+
+
+def node_from_item(item: dict[str, Any]) -> dict[str, Any]:
+    """A stored node item → the graph JSON node (id, kind, name, status, then its attributes)."""
+    node: dict[str, Any] = {
+        "id": item["id"],
+        "kind": item.get("kind"),
+        "name": item.get("name"),
+        "status": item.get("status"),
+    }
+    for key in ("statusTime", "updatedAt"):
+        if key in item:
+            node[key] = item[key]
+    for key, value in item.items():
+        if key.startswith(ATTR_PREFIX):
+            node[key[len(ATTR_PREFIX) :]] = value
+    return node
+
+
+def _parallel(fn: Any, args: list[Any]) -> list[Any]:
+    if len(args) <= 1:
+        return [fn(a) for a in args]
+    with ThreadPoolExecutor(max_workers=min(16, len(args))) as pool:
+        return list(pool.map(fn, args))

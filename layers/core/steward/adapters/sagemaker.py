@@ -1,0 +1,66 @@
+"""Read-only SageMaker calls the lineage recorder needs (what no event carries)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from steward.adapters.clients import RETRYABLE_CODES, client, error_code
+from steward.errors import DependencyError, NotFoundError
+from steward.lineage.extract import EndpointConfigFacts, ModelFacts
+
+
+class SageMakerReader:
+    """DescribeEndpointConfig / DescribeModel, with ClientError turned into domain errors."""
+
+    def __init__(self, region: str | None = None) -> None:
+        self.region = region
+
+    @property
+    def _sm(self) -> Any:
+        return client("sagemaker", self.region)
+
+    def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
+        try:
+            return getattr(self._sm, operation)(**kwargs)  # type: ignore[no-any-return]
+        except Exception as exc:
+            code = error_code(exc)
+            if code in RETRYABLE_CODES or code.startswith("5"):
+                raise DependencyError(f"{operation}: {code}") from exc
+            if code in ("ValidationException", "ResourceNotFound", "AccessDeniedException"):
+                raise NotFoundError(f"{operation}: {code}: {str(exc)[:200]}") from exc
+            raise
+
+    def describe(self, operation: str, **kwargs: Any) -> dict[str, Any]:
+        """Any read-only Describe call (the reconciler's), with the same error mapping."""
+        if not operation.startswith("describe_"):
+            raise ValueError(f"{operation} is not a Describe call")
+        return self._call(operation, **kwargs)
+
+    def describe_model(self, name: str) -> ModelFacts:
+        response = self._call("describe_model", ModelName=name)
+        containers = list(response.get("Containers") or [])
+        if response.get("PrimaryContainer"):
+            containers.insert(0, response["PrimaryContainer"])
+        package = next((c.get("ModelPackageName") for c in containers if c.get("ModelPackageName")), None)
+        return ModelFacts(
+            name=response.get("ModelName", name),
+            arn=response["ModelArn"],
+            model_package_arn=package if package and package.startswith("arn:") else None,
+            model_data_urls=[c["ModelDataUrl"] for c in containers if c.get("ModelDataUrl")],
+            images=[c["Image"] for c in containers if c.get("Image")],
+        )
+
+    def describe_endpoint_config(self, name: str) -> EndpointConfigFacts:
+        response = self._call("describe_endpoint_config", EndpointConfigName=name)
+        models = []
+        for variant in response.get("ProductionVariants") or []:
+            model_name = variant.get("ModelName")
+            if model_name:
+                models.append(self.describe_model(model_name))
+        capture = (response.get("DataCaptureConfig") or {}).get("DestinationS3Uri")
+        return EndpointConfigFacts(
+            name=response.get("EndpointConfigName", name),
+            arn=response["EndpointConfigArn"],
+            models=models,
+            data_capture_uri=capture,
+        )

@@ -1,0 +1,86 @@
+"""The `steward` command: local sandbox commands and operator commands (`--stack NAME` for AWS)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def _parser() -> argparse.ArgumentParser:
+    from steward.cli.commands import add_target_options
+
+    parser = argparse.ArgumentParser(prog="steward", description="Steward: event-driven MLOps for SageMaker.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    local = commands.add_parser("local", help="run Steward on the embedded sandbox (no AWS account)")
+    local_commands = local.add_subparsers(dest="local_command", required=True)
+    local_commands.add_parser(
+        "demo", help="replay the churn story end to end and answer the lineage questions"
+    )
+    replay = local_commands.add_parser("replay", help="replay EventBridge events (JSON or JSON Lines files)")
+    replay.add_argument("files", nargs="+", metavar="FILE")
+    replay.add_argument("--json", action="store_true", help='print {"results": [...], "lineage": graph}')
+    replay.add_argument(
+        "--setup",
+        metavar="FILE",
+        help="SageMaker resources to create first ({create_model: [...], create_endpoint_config: [...]})",
+    )
+    serve = local_commands.add_parser(
+        "serve", help="keep a sandbox (and its API on 127.0.0.1) up until Ctrl-C"
+    )
+    serve.add_argument("files", nargs="*", metavar="FILE", help="events to replay first")
+    serve.add_argument("--setup", metavar="FILE", help="SageMaker resources to create first")
+    serve.add_argument("--port", type=int, default=0, help="port of the local API (default: any free one)")
+
+    lineage = commands.add_parser("lineage", help="walk the lineage graph from a node (ARN or s3:// URI)")
+    lineage.add_argument("id")
+    way = lineage.add_mutually_exclusive_group()
+    way.add_argument("--upstream", action="store_true", help="towards the data it came from")
+    way.add_argument("--downstream", action="store_true", help="towards what it fed (default)")
+    lineage.add_argument("--depth", type=int, default=3, help="hops to walk (0..10, default 3)")
+    lineage.add_argument("--format", choices=["tree", "json", "dot", "mermaid"], default="tree")
+    add_target_options(lineage)
+
+    deployments = commands.add_parser(
+        "deployments", help="an endpoint's deployment history, or what served at a time"
+    )
+    deployments.add_argument("endpoint", help="endpoint name or ARN")
+    deployments.add_argument("--at", metavar="TIME", help="ISO-8601 time: what was serving then")
+    deployments.add_argument("--json", action="store_true")
+    add_target_options(deployments)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from steward.cli import commands
+    from steward.cli.remote import ApiError
+
+    try:
+        if args.command == "local":
+            from sandbox.story import run_demo, run_replay, run_serve
+
+            if args.local_command == "demo":
+                return int(run_demo())
+            if args.local_command == "serve":
+                return int(run_serve(args.files, args.setup, args.port))
+            return int(run_replay(args.files, args.json, args.setup))
+        if args.command == "lineage":
+            return commands.lineage(args)
+        if args.command == "deployments":
+            return commands.deployments(args)
+    except ApiError as exc:
+        return commands.fail(str(exc))
+    except ValueError as exc:
+        from sandbox.replay import EventFileError
+
+        if not isinstance(exc, EventFileError):
+            raise
+        print(f"steward: {exc}", file=sys.stderr)  # a clear line, not a traceback
+        return 2
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""Operator commands: they talk to a Steward API — a deployed stack's, a running sandbox's, or a
+one-shot sandbox loaded with events — so the CLI and the API answer every question the same way."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from steward.cli import render
+from steward.cli.remote import ApiError, StewardApi
+
+
+def add_target_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("where to ask (default: $STEWARD_API_URL)")
+    group.add_argument(
+        "--stack", metavar="NAME", help="a deployed stack (its ApiUrl output; SigV4 with your credentials)"
+    )
+    group.add_argument("--region", help="the stack's region")
+    group.add_argument(
+        "--api-url", metavar="URL", help="a Steward API, e.g. the one `steward local serve` prints"
+    )
+    group.add_argument(
+        "--replay", nargs="+", metavar="FILE", help="a one-shot sandbox loaded with these events"
+    )
+    group.add_argument("--setup", metavar="FILE", help="with --replay: SageMaker resources to create first")
+
+
+@contextlib.contextmanager
+def api_for(args: argparse.Namespace) -> Iterator[StewardApi]:
+    if args.stack:
+        yield StewardApi.for_stack(args.stack, args.region)
+    elif args.api_url or (os.environ.get("STEWARD_API_URL") and not args.replay):
+        yield StewardApi(args.api_url or os.environ["STEWARD_API_URL"])
+    elif args.replay:
+        from sandbox.story import loaded_sandbox
+
+        with loaded_sandbox(args.replay, args.setup) as sb:
+            yield StewardApi(sb.api_url)
+    else:
+        raise ApiError(
+            400, "say where to ask: --stack NAME, --api-url URL, --replay FILE... or STEWARD_API_URL"
+        )
+
+
+def lineage(args: argparse.Namespace) -> int:
+    direction = "upstream" if args.upstream else "downstream"
+    with api_for(args) as api:
+        graph = api.lineage(args.id, direction, args.depth)
+    if args.format == "json":
+        print(json.dumps(graph, indent=2))
+    elif args.format == "dot":
+        print(render.dot(graph))
+    elif args.format == "mermaid":
+        print(render.mermaid(graph))
+    else:
+        root = args.id.rstrip("/") if args.id.startswith("s3://") else args.id
+        known = {n["id"] for n in graph["nodes"]}
+        roots = [root] if root in known else None
+        print(render.tree(graph, roots=roots, direction=direction))
+    return 0
+
+
+def deployments(args: argparse.Namespace) -> int:
+    with api_for(args) as api:
+        if args.at:
+            answer: Any = api.serving(args.endpoint, args.at)
+        else:
+            answer = api.deployments(args.endpoint)
+    if args.json:
+        print(json.dumps(answer, indent=2))
+    elif args.at:
+        print(_serving_text(answer))
+    else:
+        print(_history_text(answer))
+    return 0
+
+
+def _serving_text(answer: dict[str, Any]) -> str:
+    if not answer.get("endpointConfigName"):
+        return f"{answer['endpoint']} served nothing at {answer['at']}"
+    versions = (
+        ", ".join(
+            f"{v['modelPackageArn'].split('model-package/')[-1]} ({v.get('status') or '?'})"
+            for v in answer.get("versions", [])
+        )
+        or ", ".join(answer.get("models", []))
+        or "unknown models"
+    )
+    return (
+        f"At {answer['at']} {answer['endpoint'].rsplit('/', 1)[-1]} "
+        f"served config {answer['endpointConfigName']} "
+        f"(since {answer['since']}): {versions}"
+    )
+
+
+def _history_text(answer: dict[str, Any]) -> str:
+    rows = [f"Deployments of {answer['endpoint']} (newest first)"]
+    rows.append(f"  {'started':<28} {'ended':<28} {'outcome':<14} {'config':<28} previous")
+    for d in answer["items"]:
+        rows.append(
+            f"  {d.get('startedAt') or '?':<28} {d.get('endedAt') or '-':<28} {d['outcome']:<14} "
+            f"{d['endpointConfigName']:<28} {d.get('previousEndpointConfigName') or '-'}"
+        )
+    if not answer["items"]:
+        rows.append("  (none recorded)")
+    return "\n".join(rows)
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def fail(message: str) -> int:
+    print(f"steward: {message}", file=sys.stderr)
+    return 2 if "HTTP 4" in message or "say where" in message else 1

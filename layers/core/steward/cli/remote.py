@@ -1,0 +1,90 @@
+"""HTTP client of the Steward API: the local sandbox's, or a deployed stack's (SigV4-signed)."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+
+class ApiError(RuntimeError):
+    def __init__(self, status: int, message: str) -> None:
+        self.status = status
+        super().__init__(f"HTTP {status}: {message}")
+
+
+class StewardApi:
+    """GETs against a Steward API base URL; signs with the caller's AWS credentials when `sign` is set."""
+
+    def __init__(self, base_url: str, *, sign: bool = False, region: str | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.sign = sign
+        self.region = region
+
+    @classmethod
+    def for_stack(cls, stack: str, region: str | None = None) -> StewardApi:
+        """Read the ApiUrl output of a deployed stack (CloudFormation DescribeStacks)."""
+        import boto3
+
+        cfn = boto3.client("cloudformation", region_name=region)
+        stacks = cfn.describe_stacks(StackName=stack)["Stacks"]
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+        if "ApiUrl" not in outputs:
+            raise ApiError(404, f"stack {stack} has no ApiUrl output")
+        return cls(outputs["ApiUrl"], sign=True, region=cfn.meta.region_name)
+
+    def get(self, path: str, **params: Any) -> Any:
+        query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
+        url = f"{self.base_url}{path}" + (f"?{query}" if query else "")
+        headers = {"Accept": "application/json"}
+        if self.sign:
+            headers.update(self._sigv4(url))
+        request = urllib.request.Request(url, headers=headers, method="GET")  # noqa: S310 (http(s) only, below)
+        if not url.startswith(("http://", "https://")):
+            raise ApiError(400, f"not an http(s) URL: {url}")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+                return json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            body = exc.read().decode(errors="replace")
+            try:
+                message = json.loads(body).get("message", body)
+            except ValueError:
+                message = body
+            raise ApiError(exc.code, str(message)[:500]) from None
+
+    def _sigv4(self, url: str) -> dict[str, str]:
+        import boto3
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+
+        session = boto3.session.Session()
+        credentials = session.get_credentials()
+        if credentials is None:
+            raise ApiError(401, "no AWS credentials to sign the request with")
+        request = AWSRequest(method="GET", url=url, headers={"Accept": "application/json"})
+        SigV4Auth(
+            credentials.get_frozen_credentials(), "execute-api", self.region or session.region_name
+        ).add_auth(request)
+        return dict(request.headers.items())
+
+    # --- the routes --------------------------------------------------------------------------------
+
+    def lineage(self, node_id: str, direction: str, depth: int) -> dict[str, Any]:
+        return self.get("/lineage", id=node_id, direction=direction, depth=depth)  # type: ignore[no-any-return]
+
+    def deployments(self, endpoint: str) -> dict[str, Any]:
+        name = urllib.parse.quote(endpoint, safe="")
+        items: list[Any] = []
+        token = None
+        while True:
+            page = self.get(f"/endpoints/{name}/deployments", limit=500, next=token)
+            items += page["items"]
+            token = page.get("next")
+            if not token:
+                return {"endpoint": page["endpoint"], "items": items}
+
+    def serving(self, endpoint: str, at: str) -> dict[str, Any]:
+        return self.get(f"/endpoints/{urllib.parse.quote(endpoint, safe='')}/serving", at=at)  # type: ignore[no-any-return]

@@ -1,0 +1,42 @@
+"""Event models and the one place raw EventBridge events are parsed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from steward.errors import InvalidEventError, UnsupportedEventError
+from steward.events.models import EVENT_MODELS, StewardEvent
+
+__all__ = ["EVENT_MODELS", "StewardEvent", "parse_event"]
+
+_MAX_ERRORS = 10
+
+
+def parse_event(raw: Any) -> StewardEvent:
+    """Parse one EventBridge event into its model.
+
+    Raises UnsupportedEventError for a well-formed event of another type, and InvalidEventError
+    (each problem with the dotted path of its field) for a malformed one.
+    """
+    if not isinstance(raw, dict):
+        raise InvalidEventError(None, [{"field": "(event)", "message": "an event is a JSON object"}])
+    detail_type = raw.get("detail-type")
+    model = EVENT_MODELS.get(detail_type) if isinstance(detail_type, str) else None
+    if model is None:
+        if not isinstance(detail_type, str):
+            raise InvalidEventError(None, [{"field": "detail-type", "message": "missing or not a string"}])
+        raise UnsupportedEventError(f"unsupported detail-type {detail_type[:100]!r}")
+    try:
+        return model.model_validate(raw)  # type: ignore[return-value]
+    except ValidationError as exc:
+        errors = [
+            {
+                "field": ".".join(str(part) for part in err["loc"]) or "(event)",
+                "message": err["msg"],
+                "type": err["type"],
+            }
+            for err in exc.errors(include_url=False, include_input=False)[:_MAX_ERRORS]
+        ]
+        raise InvalidEventError(detail_type, errors) from None

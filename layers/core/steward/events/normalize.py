@@ -1,0 +1,87 @@
+"""SageMaker's event quirks, normalised once at the edge (DESIGN.md "facts that bite").
+
+- timestamps: epoch-millis strings, integers or floats, ISO-8601 with `Z` or `+0000`, or null;
+- endpoint statuses: `IN_SERVICE` in events, `InService` in the Describe APIs;
+- tags: a key→value map in events, a list of {Key, Value} in the APIs.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator
+
+# Epoch values above this are milliseconds (1e11 seconds is the year 5138).
+_MILLIS_THRESHOLD = 100_000_000_000
+_OFFSET_WITHOUT_COLON = re.compile(r"([+-]\d{2})(\d{2})$")
+
+
+def parse_timestamp(value: Any) -> datetime | None:
+    """Return an aware UTC datetime for any timestamp spelling SageMaker and CloudWatch use."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, bool):
+        raise ValueError("a timestamp cannot be a boolean")  # noqa: TRY004 (pydantic reports ValueErrors)
+    if isinstance(value, int | float):
+        return _from_epoch(float(value))
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return _from_epoch(float(text))
+        except ValueError:
+            pass
+        text = _OFFSET_WITHOUT_COLON.sub(r"\1:\2", text.replace("Z", "+00:00"))
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"not a timestamp: {value[:40]!r}") from None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    raise ValueError(f"not a timestamp: {type(value).__name__}")
+
+
+def _from_epoch(number: float) -> datetime:
+    if math.isnan(number) or number < 0:
+        raise ValueError("epoch timestamp out of range")
+    seconds = number / 1000 if number >= _MILLIS_THRESHOLD else number
+    try:
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        raise ValueError("epoch timestamp out of range") from None
+
+
+def pascal_status(value: Any) -> Any:
+    """`IN_SERVICE` → `InService`, `UPDATE_ROLLBACK_FAILED` → `UpdateRollbackFailed`; PascalCase is kept."""
+    if isinstance(value, str) and (value.isupper() or "_" in value):
+        return "".join(part.capitalize() for part in value.split("_") if part)
+    return value
+
+
+def normalize_tags(value: Any) -> dict[str, str]:
+    """Tags as a key→value map, whichever shape arrived."""
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        return {str(k): "" if v is None else str(v) for k, v in value.items()}
+    if isinstance(value, list):
+        tags: dict[str, str] = {}
+        for item in value:
+            if not isinstance(item, dict) or "Key" not in item:
+                raise ValueError("a tag list holds objects with Key and Value")
+            tags[str(item["Key"])] = "" if item.get("Value") is None else str(item["Value"])
+        return tags
+    raise ValueError("tags are a map or a list of {Key, Value}")
+
+
+def normalize_s3_uri(uri: str) -> str:
+    """S3 URIs are node ids: no trailing slash."""
+    return uri.rstrip("/") if uri.startswith("s3://") else uri
+
+
+Timestamp = Annotated[datetime | None, BeforeValidator(parse_timestamp)]
+Tags = Annotated[dict[str, str], BeforeValidator(normalize_tags)]
+EndpointStatus = Annotated[str, BeforeValidator(pascal_status)]

@@ -1,0 +1,78 @@
+"""Input checks shared by the lineage API and CLI: ids, depths, times, endpoint names, page tokens."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from datetime import datetime
+from typing import Any
+
+from steward.events.normalize import parse_timestamp
+from steward.lineage.arns import canonical_arn, is_node_id, sagemaker_arn
+
+MAX_DEPTH = 10
+_ENDPOINT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+
+
+class BadRequestError(ValueError):
+    """Input the API refuses; the message names the parameter and the problem."""
+
+
+def node_id(value: str) -> str:
+    value = value.strip()
+    if not is_node_id(value):
+        raise BadRequestError(f"id: {value[:80]!r} is neither an ARN nor an s3:// URI")
+    return value.rstrip("/") if value.startswith("s3://") else canonical_arn(value)
+
+
+def depth(value: int | str) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise BadRequestError(f"depth: {str(value)[:20]!r} is not a whole number") from None
+    if not 0 <= number <= MAX_DEPTH:
+        raise BadRequestError(f"depth: {number} is out of range 0..{MAX_DEPTH}")
+    return number
+
+
+def direction(value: str) -> str:
+    if value not in ("upstream", "downstream"):
+        raise BadRequestError(f"direction: {value[:20]!r} is not upstream or downstream")
+    return value
+
+
+def timestamp(value: str) -> datetime:
+    try:
+        parsed = parse_timestamp(value)
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        raise BadRequestError(f"at: {value[:40]!r} is not an ISO-8601 time")
+    return parsed
+
+
+def endpoint_id(name: str, region: str, account: str) -> str:
+    if name.startswith("arn:"):
+        return node_id(name)
+    if not _ENDPOINT_NAME.match(name):
+        raise BadRequestError(f"name: {name[:80]!r} is not a SageMaker endpoint name")
+    return sagemaker_arn(region, account, "endpoint", name)
+
+
+def page(items: list[Any], limit: int, token: str | None) -> dict[str, Any]:
+    """An offset page of `items` with an opaque next token."""
+    if not 1 <= limit <= 500:
+        raise BadRequestError(f"limit: {limit} is out of range 1..500")
+    start = 0
+    if token:
+        try:
+            start = int(json.loads(base64.urlsafe_b64decode(token.encode()).decode())["offset"])
+        except (ValueError, KeyError, TypeError):
+            raise BadRequestError("next: not a token this API issued") from None
+    chunk = items[start : start + limit]
+    more = start + limit < len(items)
+    next_token = (
+        base64.urlsafe_b64encode(json.dumps({"offset": start + limit}).encode()).decode() if more else None
+    )
+    return {"items": chunk, "next": next_token}

@@ -1,0 +1,44 @@
+"""Single-table layout of the lineage store (access patterns are documented in the README).
+
+    pk = "N#<node id>"
+      sk = "E<|<relation>|<from id>"   an edge into the node        (upstream walk: sk in ["E<", "N"])
+      sk = "N"                         the node itself
+      sk = "O>|<relation>|<to id>"     an edge out of the node      (downstream walk: sk in ["N", "O>~"])
+      sk = "~H#<time>#<status>"        one status change (history, oldest first)
+    GSI1 (datasets and artifacts by S3 location): gsi1pk = "S3#<bucket>", gsi1sk = "<key>"
+    GSI2 (sparse, what the reconciler revisits): gsi2pk = "ACTIVE#<kind>", gsi2sk = "<status time>"
+
+In-edges sort before the node and out-edges after it, so one Query returns a node with all its edges
+in one direction: one round-trip per node per level of a walk.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+NODE_SK = "N"
+IN_PREFIX = "E<|"
+OUT_PREFIX = "O>|"
+HISTORY_PREFIX = "~H#"
+OUT_END = "O>|~"
+
+
+def node_pk(node_id: str) -> str:
+    return f"N#{node_id}"
+
+
+def in_edge_sk(relation: str, source: str) -> str:
+    return f"{IN_PREFIX}{relation}|{source}"
+
+
+def out_edge_sk(relation: str, target: str) -> str:
+    return f"{OUT_PREFIX}{relation}|{target}"
+
+
+def history_sk(when: str, status: str) -> str:
+    return f"{HISTORY_PREFIX}{when}#{status}"
+
+
+def iso_z(value: datetime) -> str:
+    """Fixed-width UTC timestamp: sorts lexicographically in time order (the store compares strings)."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

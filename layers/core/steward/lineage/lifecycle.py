@@ -1,0 +1,58 @@
+"""Forward-only status: each resource kind's lifecycle, and whether a new state may replace the old.
+
+Jobs and pipelines move InProgress → (Stopping) → a terminal state and never back; within one rank a
+newer event time wins (a training job's secondary status moves on while it stays InProgress). Endpoints
+and model packages cycle (InService → Updating → InService; Approved → Rejected), so for them the
+event's own time decides.
+"""
+
+from __future__ import annotations
+
+from steward.lineage.graph import NodeKind
+
+TERMINAL_RANK = 3
+
+_JOB_RANKS = {
+    "Starting": 0,
+    "Pending": 0,
+    "InProgress": 1,
+    "Executing": 1,
+    "Stopping": 2,
+    "Completed": 3,
+    "Succeeded": 3,
+    "Failed": 3,
+    "Stopped": 3,
+}
+
+RANKED_KINDS = frozenset(
+    {
+        NodeKind.PROCESSING_JOB,
+        NodeKind.TRAINING_JOB,
+        NodeKind.TRANSFORM_JOB,
+        NodeKind.TUNING_JOB,
+        NodeKind.PIPELINE_EXECUTION,
+        NodeKind.PIPELINE_STEP,
+        NodeKind.MONITORING_EXECUTION,
+    }
+)
+
+
+def status_rank(kind: NodeKind, status: str) -> int:
+    """Position of `status` in the kind's lifecycle; time-ordered kinds are all rank 0."""
+    if kind in RANKED_KINDS:
+        return _JOB_RANKS.get(status, 1)
+    return 0
+
+
+def is_terminal_rank(rank: int) -> bool:
+    return rank >= TERMINAL_RANK
+
+
+def supersedes(kind: NodeKind, new: tuple[str, str], old: tuple[str, str] | None) -> bool:
+    """Whether (status, iso time) `new` replaces `old` — the same rule the store enforces in its condition."""
+    if old is None:
+        return True
+    new_rank, old_rank = status_rank(kind, new[0]), status_rank(kind, old[0])
+    if new_rank != old_rank:
+        return new_rank > old_rank
+    return not is_terminal_rank(new_rank) and new[1] > old[1]

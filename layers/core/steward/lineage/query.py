@@ -1,0 +1,131 @@
+"""Use cases: walk the lineage graph from a node, one round of batched reads per level.
+
+S3 containment (a dataset that is a prefix of another, e.g. a job's output folder and the metrics file
+a package points at inside it) is resolved here, at read time, from the S3 index: writes stay one
+transaction per event whatever the arrival order, and the walk still follows data through folders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Any, Protocol
+
+from steward.errors import NotFoundError
+from steward.lineage.arns import s3_ancestors
+
+S3_KINDS = ("dataset", "model-artifact")
+MAX_DEPTH = 20
+
+
+class LineageReader(Protocol):
+    def get_nodes(self, ids: Any) -> dict[str, dict[str, Any]]: ...
+    def node_with_edges(
+        self, node_id: str, direction: str
+    ) -> tuple[dict[str, Any] | None, list[dict[str, str]]]: ...
+    def datasets_under(self, uri: str, limit: int = 1000) -> list[dict[str, Any]]: ...
+    def scan_all(self) -> tuple[list[dict[str, Any]], list[dict[str, str]]]: ...
+
+
+class WalkStats:
+    def __init__(self) -> None:
+        self.rounds = 0
+
+
+def _nearest_ancestor(uri: str, known: set[str]) -> str | None:
+    return next((a for a in s3_ancestors(uri) if a in known), None)
+
+
+def walk(
+    store: LineageReader,
+    node_id: str,
+    direction: str = "downstream",
+    depth: int = 5,
+    stats: WalkStats | None = None,
+) -> dict[str, Any]:
+    """The subgraph reachable from `node_id` within `depth` hops, as the graph JSON of DESIGN.md.
+
+    An S3 URI that is not itself a node resolves to the datasets under it (a prefix). Raises
+    NotFoundError when nothing matches.
+    """
+    if direction not in ("upstream", "downstream"):
+        raise ValueError("direction is upstream or downstream")
+    depth = max(0, min(depth, MAX_DEPTH))
+    stats = stats or WalkStats()
+    nodes: dict[str, dict[str, Any]] = {}
+    edges: dict[tuple[str, str, str], dict[str, str]] = {}
+    frontier = [node_id.rstrip("/") if node_id.startswith("s3://") else node_id]
+    expanded: set[str] = set()
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        for level in range(depth + 1):
+            frontier = [f for f in dict.fromkeys(frontier) if f not in expanded]
+            if not frontier:
+                break
+            stats.rounds += 1
+            if level == depth:  # the last level: the nodes themselves, not their edges
+                nodes.update(store.get_nodes([f for f in frontier if f not in nodes]))
+                break
+            tasks: list[tuple[str, str, Callable[[], Any]]] = []
+            for fid in frontier:
+                tasks.append(("node", fid, partial(store.node_with_edges, fid, direction)))
+                if fid.startswith("s3://"):
+                    if direction == "downstream":
+                        tasks.append(("under", fid, partial(store.datasets_under, fid)))
+                    else:
+                        tasks.append(("above", fid, partial(store.get_nodes, s3_ancestors(fid))))
+            results = list(pool.map(_run, tasks))
+            next_frontier: list[str] = []
+            for task, fid, result in results:
+                expanded.add(fid)
+                if task == "node":
+                    node, found_edges = result
+                    if node is not None:
+                        nodes[fid] = node
+                    for edge in found_edges:
+                        edges[(edge["from"], edge["to"], edge["relation"])] = edge
+                        next_frontier.append(edge["from"] if direction == "upstream" else edge["to"])
+                elif task == "under":
+                    children = {n["id"]: n for n in result}
+                    known = set(children) | {fid}
+                    for child_id, child in children.items():
+                        if _nearest_ancestor(child_id, known) == fid:
+                            nodes.setdefault(child_id, child)
+                            edges[(fid, child_id, "contains")] = {
+                                "from": fid,
+                                "to": child_id,
+                                "relation": "contains",
+                            }
+                            next_frontier.append(child_id)
+                elif task == "above" and result:
+                    parent = _nearest_ancestor(fid, set(result))
+                    if parent:
+                        nodes.setdefault(parent, result[parent])
+                        edges[(parent, fid, "contains")] = {"from": parent, "to": fid, "relation": "contains"}
+                        next_frontier.append(parent)
+            frontier = next_frontier
+    if not nodes and not edges:
+        raise NotFoundError(f"no lineage node {node_id!r}")
+    return {
+        "nodes": sorted(nodes.values(), key=lambda n: n["id"]),
+        "edges": sorted(edges.values(), key=_edge_key),
+    }
+
+
+def _run(task: tuple[str, str, Callable[[], Any]]) -> tuple[str, str, Any]:
+    return task[0], task[1], task[2]()
+
+
+def whole_graph(store: LineageReader) -> dict[str, Any]:
+    """Every node and edge, with S3 containment edges (the sandbox's view; scans the table)."""
+    nodes, edges = store.scan_all()
+    s3_ids = {n["id"] for n in nodes if n["id"].startswith("s3://")}
+    for uri in sorted(s3_ids):
+        parent = _nearest_ancestor(uri, s3_ids)
+        if parent:
+            edges.append({"from": parent, "to": uri, "relation": "contains"})
+    return {"nodes": sorted(nodes, key=lambda n: n["id"]), "edges": sorted(edges, key=_edge_key)}
+
+
+def _edge_key(edge: dict[str, str]) -> tuple[str, str, str]:
+    return (edge["from"], edge["to"], edge["relation"])

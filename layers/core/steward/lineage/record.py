@@ -1,0 +1,106 @@
+"""Use case: record what one event says in the lineage graph."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from steward.errors import DuplicateEventError, NotFoundError
+from steward.events import models as ev
+from steward.lineage.arns import arn_parts, sagemaker_arn
+from steward.lineage.extract import EndpointConfigFacts, ModelFacts, config_names, extract
+from steward.lineage.graph import LineageChange
+
+
+class LineageWriter(Protocol):
+    def apply(self, change: LineageChange) -> str: ...
+    def get_nodes(self, ids: Any) -> dict[str, dict[str, Any]]: ...
+
+
+class SageMakerLookup(Protocol):
+    def describe_endpoint_config(self, name: str) -> EndpointConfigFacts: ...
+    def describe_model(self, name: str) -> ModelFacts: ...
+
+
+@dataclass(frozen=True)
+class RecordOutcome:
+    outcome: str  # recorded | stale | duplicate | ignored
+    node: str | None = None
+    status: str | None = None
+    degraded: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "outcome": self.outcome,
+            "node": self.node,
+            "status": self.status,
+            "degraded": list(self.degraded),
+        }
+
+
+def record_lineage(event: ev.StewardEvent, store: LineageWriter, sagemaker: SageMakerLookup) -> RecordOutcome:
+    """Upsert the nodes and edges `event` states; move its resource's status forward only.
+
+    Endpoint configs and models are immutable in SageMaker, so they are described once (when the store
+    does not know them yet) and never cached in memory. When SageMaker cannot say (deleted, no access),
+    the event is still recorded with what it carries and the gap is reported in `degraded`.
+    """
+    configs: dict[str, EndpointConfigFacts] = {}
+    model: ModelFacts | None = None
+    degraded: list[str] = []
+    if isinstance(event, ev.EndpointStateChange | ev.EndpointDeploymentStateChange):
+        configs, degraded = _resolve_configs(event, store, sagemaker)
+    elif isinstance(event, ev.TransformJobStateChange) and event.detail.model_name:
+        model, degraded = _resolve_model(event, store, sagemaker)
+    change = extract(event, configs=configs, model=model)
+    if change is None:
+        return RecordOutcome("ignored")
+    primary = change.primary
+    try:
+        outcome = store.apply(change)
+    except DuplicateEventError:
+        outcome = "duplicate"
+    return RecordOutcome(
+        outcome, primary.id if primary else None, primary.status if primary else None, tuple(degraded)
+    )
+
+
+def _where(event: Any, arn: str | None) -> tuple[str, str, str]:
+    parts = arn_parts(arn) if arn else None
+    return (parts[1], parts[2], parts[0]) if parts else (event.region, event.account, "aws")
+
+
+def _resolve_configs(
+    event: ev.EndpointStateChange | ev.EndpointDeploymentStateChange,
+    store: LineageWriter,
+    sagemaker: SageMakerLookup,
+) -> tuple[dict[str, EndpointConfigFacts], list[str]]:
+    region, account, partition = _where(event, event.detail.endpoint_arn)
+    wanted = {
+        name: sagemaker_arn(region, account, "endpoint-config", name, partition)
+        for name in config_names(event)
+    }
+    known = store.get_nodes(wanted.values())
+    configs, degraded = {}, []
+    for name, arn in wanted.items():
+        if known.get(arn, {}).get("resolved") is True:
+            continue  # already linked to its models: nothing to ask SageMaker
+        try:
+            configs[name] = sagemaker.describe_endpoint_config(name)
+        except NotFoundError as exc:
+            degraded.append(f"endpoint-config {name}: {exc}")
+    return configs, degraded
+
+
+def _resolve_model(
+    event: ev.TransformJobStateChange, store: LineageWriter, sagemaker: SageMakerLookup
+) -> tuple[ModelFacts | None, list[str]]:
+    name = event.detail.model_name or ""
+    region, account, partition = _where(event, event.detail.transform_job_arn)
+    arn = sagemaker_arn(region, account, "model", name, partition)
+    if arn in store.get_nodes([arn]):
+        return None, []  # the model node (and its package link) is already recorded
+    try:
+        return sagemaker.describe_model(name), []
+    except NotFoundError as exc:
+        return None, [f"model {name}: {exc}"]

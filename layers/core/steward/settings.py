@@ -1,0 +1,27 @@
+"""Settings from the function's environment (set by template.yaml), read once per process."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    stage: str = Field("dev", alias="STAGE")
+    lineage_table: str = Field("steward-lineage", alias="LINEAGE_TABLE_NAME")
+    idempotency_table: str = Field("steward-idempotency", alias="IDEMPOTENCY_TABLE_NAME")
+    # How long an event id is remembered: EventBridge re-deliveries and SageMaker duplicates arrive within
+    # minutes; a day leaves room for a DLQ redrive the next morning to still be recognised.
+    event_id_ttl_seconds: int = Field(7 * 24 * 3600, alias="EVENT_ID_TTL_SECONDS")
+    # Describe calls one reconciler run may make (SageMaker Describe APIs are throttled per account).
+    reconcile_budget: int = Field(100, alias="RECONCILE_BUDGET", ge=1, le=1000)
+    target_role_arn: str | None = Field(None, alias="TARGET_ROLE_ARN")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

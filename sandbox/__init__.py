@@ -1,0 +1,13 @@
+"""Steward's embedded sandbox: the whole system on one machine with no AWS account.
+
+from sandbox import Sandbox
+
+with Sandbox() as sb:
+    results = sb.put_events([event])
+    graph = sb.lineage()
+"""
+
+from sandbox.core import Sandbox, SandboxError
+from sandbox.template import TemplateError
+
+__all__ = ["Sandbox", "SandboxError", "TemplateError"]

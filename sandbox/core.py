@@ -1,0 +1,844 @@
+"""The embedded sandbox: the whole of Steward on one machine, no AWS account.
+
+moto provides the AWS APIs in-process; resources come from the translated template.yaml; events are
+routed by the template's own rule patterns; each matched function's real handler runs in its
+template environment with a Lambda context; SQS event sources are drained; API routes are served over
+HTTP on 127.0.0.1. See README "The sandbox".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import os
+import threading
+import time
+import traceback
+import uuid
+import warnings
+from collections import Counter
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sandbox.dynamodb import FastDynamoDB
+from sandbox.patterns import matches, validate_pattern
+from sandbox.runtime import Environment, load_handler, make_context
+from sandbox.sagemaker import SageMakerEmulation
+from sandbox.template import (
+    ACCOUNT,
+    CODE_BUCKET,
+    FunctionSpec,
+    Inventory,
+    QueueMappingSpec,
+    Resolver,
+    RouteSpec,
+    RuleSpec,
+    TemplateError,
+    translate,
+)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_TEMPLATE = REPO_ROOT / "template.yaml"
+_FAKE_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_SECURITY_TOKEN": "testing",
+}
+_SANDBOX_FUNCTION_ENV = {
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_DEV": "false",
+    "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
+}
+log = logging.getLogger("sandbox")
+
+
+class SandboxError(RuntimeError):
+    pass
+
+
+class _Tee(io.TextIOBase):
+    """Where handler logs go: kept in memory (sb.logs) and echoed when verbose."""
+
+    def __init__(self, sink: list[str], echo: bool) -> None:
+        self.sink, self.echo, self._lock = sink, echo, threading.Lock()
+
+    def write(self, text: str) -> int:
+        if text.strip():
+            with self._lock:
+                self.sink.append(text.rstrip("\n"))
+            if self.echo:
+                import sys
+
+                sys.stderr.write(text)
+        return len(text)
+
+
+class Sandbox:
+    """Steward on the embedded AWS. Use as a context manager; see DESIGN.md for the public API."""
+
+    def __init__(
+        self,
+        policy: Any = None,
+        template: str | Path | None = None,
+        *,
+        region: str = "us-east-1",
+        stage: str = "local",
+        parameters: dict[str, str] | None = None,
+        serve_api: bool = True,
+        serve_aws: bool = False,
+        api_port: int = 0,
+        verbose: bool = False,
+    ) -> None:
+        self.policy = policy
+        self.template_path = Path(template) if template else DEFAULT_TEMPLATE
+        self.region = region
+        self.stage = stage
+        self.stack = f"steward-{stage}"
+        self.parameters = {"Stage": stage, **(parameters or {})}
+        self.serve_api = serve_api
+        self.serve_aws = serve_aws
+        self.api_port = api_port
+        self.verbose = verbose
+        self.logs: list[str] = []
+        self.metrics: list[dict[str, Any]] = []
+        self.outbox: list[dict[str, Any]] = []
+        self.invocations: list[dict[str, Any]] = []
+        self.aws_calls: Counter[str] = Counter()
+        self.inventory: Inventory | None = None
+        self._mock: Any = None
+        self._saved_env: dict[str, str] = {}
+        self._handlers: dict[str, Any] = {}
+        self._invoke_lock = threading.RLock()
+        self._pending: list[dict[str, Any]] = []
+        self._api: Any = None
+        self._aws_server: Any = None
+        self.aws_endpoint_url: str | None = None
+        self._started = False
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    def __enter__(self) -> Sandbox:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    _active: Sandbox | None = None  # moto's backends are process-wide: one sandbox at a time
+
+    def start(self) -> Sandbox:
+        if self._started:
+            return self
+        if Sandbox._active is not None:
+            raise SandboxError(
+                "another Sandbox is running in this process; stop it first (moto state is global)"
+            )
+        Sandbox._active = self
+        self._saved_env = dict(os.environ)
+        os.environ.update(_FAKE_ENV)
+        os.environ["AWS_DEFAULT_REGION"] = self.region
+        os.environ.pop("AWS_PROFILE", None)
+        os.environ.pop("AWS_ENDPOINT_URL", None)
+        from moto import mock_aws
+
+        self._mock = mock_aws()
+        self._mock.start()
+        self._sagemaker = SageMakerEmulation()
+        self._sagemaker.install()
+        self._transactions = FastDynamoDB()
+        self._transactions.install()
+        self._install_call_counter()
+        from steward.adapters import clients
+
+        clients.reset()
+        self._started = True
+        try:
+            self._capture_logs()
+            self._provision()
+            if self.serve_api:
+                self._start_api()
+            if self.serve_aws:
+                self._start_aws_server()
+        except Exception:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        if not self._started:
+            return
+        if self._api is not None:
+            self._api.stop()
+            self._api = None
+        if self._aws_server is not None:
+            self._aws_server.stop()
+            self._aws_server = None
+        self._uninstall_call_counter()
+        self._release_logs()
+        if getattr(self, "_sagemaker", None) is not None:
+            self._sagemaker.uninstall()
+            self._transactions.uninstall()
+        if self._mock is not None:
+            self._mock.stop()
+            self._mock = None
+        from steward.adapters import clients
+
+        clients.reset()
+        os.environ.clear()
+        os.environ.update(self._saved_env)
+        self._started = False
+        Sandbox._active = None
+
+    # --- public API ------------------------------------------------------------------------------
+
+    def client(self, service: str) -> Any:
+        """A boto3 client bound to the embedded AWS."""
+        import boto3
+
+        return boto3.session.Session().client(service, region_name=self.region)
+
+    @property
+    def api_url(self) -> str:
+        if self._api is None:
+            raise SandboxError("the local API is not served (Sandbox(serve_api=True))")
+        return str(self._api.url)
+
+    def output(self, name: str) -> Any:
+        """A stack output of the translated template (e.g. "LineageTableName")."""
+        assert self.inventory is not None
+        return self.inventory.outputs[name]
+
+    def function_names(self) -> list[str]:
+        assert self.inventory is not None
+        return sorted(f.name for f in self.inventory.functions.values())
+
+    def put_events(self, events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Route each event by the template's rules, run every matched handler, then drain follow-up work.
+
+        Returns one dict per event: {"event_id", "targets": [{"function", "ok", "error", ...}]}.
+        """
+        results = [self._route(self._envelope(e)) for e in events]
+        self.drain()
+        return results
+
+    def invoke(self, function: str, event: Any) -> dict[str, Any]:
+        """Run one function's handler once (synchronously, no retries). `function` is its folder name."""
+        spec = self._function(function)
+        return self._invoke(spec, event)
+
+    def drain(self, max_rounds: int = 1000) -> int:
+        """Deliver follow-up work until quiet: events SageMaker emits, messages on mapped SQS queues."""
+        done = 0
+        for _ in range(max_rounds):
+            progressed = False
+            while self._pending:
+                self._route(self._pending.pop(0))
+                done += 1
+                progressed = True
+            for mapping in self.inventory.queue_mappings if self.inventory else []:
+                if self._deliver_queue(mapping):
+                    progressed = True
+                    done += 1
+            if not progressed:
+                return done
+        raise SandboxError("follow-up work did not settle (a loop between functions?)")
+
+    def emit(self, event: dict[str, Any]) -> None:
+        """Queue an event as if an AWS service had sent it (delivered on the next drain)."""
+        self._pending.append(self._envelope(event))
+
+    def lineage(self, id: str | None = None, direction: str = "downstream", depth: int = 5) -> dict[str, Any]:
+        """The lineage graph (DESIGN.md format): everything, or a walk from `id`."""
+        from steward.lineage import query
+
+        store = self.lineage_store()
+        if id is None:
+            return query.whole_graph(store)
+        return query.walk(store, id, direction=direction, depth=depth)
+
+    def lineage_store(self) -> Any:
+        from steward.adapters.lineage_store import LineageStore
+
+        return LineageStore(self.output("LineageTableName"), self.output("IdempotencyTableName"))
+
+    def dlq_messages(self, function: str) -> list[dict[str, Any]]:
+        """Messages waiting in a function's DLQ (peeked: they stay on the queue)."""
+        spec = self._function(function)
+        urls = self._dlq_urls(spec)
+        sqs = self.client("sqs")
+        found = []
+        for url in urls:
+            response = sqs.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0, MessageAttributeNames=["All"]
+            )
+            for message in response.get("Messages", []):
+                found.append(
+                    {
+                        "queue": url,
+                        "body": json.loads(message["Body"]),
+                        "attributes": message.get("MessageAttributes", {}),
+                    }
+                )
+        return found
+
+    def run_schedules(self) -> list[dict[str, Any]]:
+        """Fire every scheduled rule once (what EventBridge Scheduler would do on its timer)."""
+        assert self.inventory is not None
+        results = []
+        for rule in self.inventory.rules:
+            if rule.schedule and rule.enabled:
+                event = self._envelope(
+                    {
+                        "source": "aws.events",
+                        "detail-type": "Scheduled Event",
+                        "detail": {},
+                        "resources": [f"arn:aws:events:{self.region}:{ACCOUNT}:rule/{rule.name}"],
+                    }
+                )
+                results.append(self._deliver_to_targets(rule, event))
+        self.drain()
+        return results
+
+    # --- provisioning ----------------------------------------------------------------------------
+
+    def _provision(self) -> None:
+        cfn = translate(self.template_path, self.parameters, self.region)
+        resolver = Resolver(cfn, self.parameters, self.region, self.stack)
+        inventory = Inventory(cfn=cfn)
+        resources = cfn.get("Resources", {})
+        included = {
+            k: v for k, v in resources.items() if "Condition" not in v or resolver.condition(v["Condition"])
+        }
+        # Physical ids first (everything can Ref everything), then create what moto can hold.
+        for logical, resource in included.items():
+            resolver.physical[logical] = self._physical(logical, resource, resolver)
+        for logical, resource in included.items():
+            self._create(logical, resource, resolver)
+        for logical, resource in included.items():
+            self._wire(logical, resource, resolver, inventory)
+        for name, output in (cfn.get("Outputs") or {}).items():
+            if "Condition" in output and not resolver.condition(output["Condition"]):
+                continue
+            inventory.outputs[name] = resolver.resolve(output["Value"])
+        inventory.physical = resolver.physical
+        self.inventory = inventory
+
+    def _physical(self, logical: str, resource: dict[str, Any], r: Resolver) -> dict[str, Any]:
+        kind, props = resource["Type"], resource.get("Properties") or {}
+        region, arn_base = self.region, f"{self.region}:{ACCOUNT}"
+
+        def name(key: str) -> str:
+            value = props.get(key)
+            return str(r.resolve(value)) if value else f"{self.stack}-{logical}"
+
+        if kind == "AWS::DynamoDB::Table":
+            table = name("TableName")
+            return {
+                "Ref": table,
+                "Arn": f"arn:aws:dynamodb:{arn_base}:table/{table}",
+                "StreamArn": f"arn:aws:dynamodb:{arn_base}:table/{table}/stream/sandbox",
+            }
+        if kind == "AWS::SQS::Queue":
+            queue = name("QueueName")
+            return {
+                "Ref": f"https://sqs.{region}.amazonaws.com/{ACCOUNT}/{queue}",
+                "QueueName": queue,
+                "Arn": f"arn:aws:sqs:{arn_base}:{queue}",
+                "QueueUrl": f"https://sqs.{region}.amazonaws.com/{ACCOUNT}/{queue}",
+            }
+        if kind == "AWS::SNS::Topic":
+            topic = name("TopicName")
+            return {
+                "Ref": f"arn:aws:sns:{arn_base}:{topic}",
+                "TopicName": topic,
+                "TopicArn": f"arn:aws:sns:{arn_base}:{topic}",
+            }
+        if kind == "AWS::Lambda::Function":
+            code = props.get("Code", {})
+            fname = (
+                str(code.get("S3Key", logical)).rstrip("/").rsplit("/", 1)[-1]
+                if code.get("S3Bucket") == CODE_BUCKET
+                else logical
+            )
+            fname = name("FunctionName") if props.get("FunctionName") else fname
+            return {"Ref": fname, "Arn": f"arn:aws:lambda:{arn_base}:function:{fname}"}
+        if kind == "AWS::SecretsManager::Secret":
+            secret = name("Name")
+            return {
+                "Ref": f"arn:aws:secretsmanager:{arn_base}:secret:{secret}-sandbx",
+                "Name": secret,
+                "Id": f"arn:aws:secretsmanager:{arn_base}:secret:{secret}-sandbx",
+            }
+        if kind == "AWS::SSM::Parameter":
+            return {"Ref": name("Name"), "Type": props.get("Type", "String"), "Value": props.get("Value")}
+        if kind == "AWS::S3::Bucket":
+            bucket = name("BucketName").lower()
+            return {
+                "Ref": bucket,
+                "Arn": f"arn:aws:s3:::{bucket}",
+                "DomainName": f"{bucket}.s3.amazonaws.com",
+            }
+        if kind == "AWS::IAM::Role":
+            return {
+                "Ref": f"{self.stack}-{logical}",
+                "Arn": f"arn:aws:iam::{ACCOUNT}:role/{self.stack}-{logical}",
+            }
+        if kind == "AWS::Logs::LogGroup":
+            group = name("LogGroupName")
+            return {"Ref": group, "Arn": f"arn:aws:logs:{arn_base}:log-group:{group}:*"}
+        if kind == "AWS::Lambda::LayerVersion":
+            return {"Ref": f"arn:aws:lambda:{arn_base}:layer:{logical}:1"}
+        if kind == "AWS::Events::Rule":
+            rule = name("Name")
+            return {"Ref": rule, "Arn": f"arn:aws:events:{arn_base}:rule/{rule}"}
+        if kind == "AWS::ApiGateway::RestApi":
+            return {"Ref": "sandboxapi", "RootResourceId": "root"}
+        if kind == "AWS::CloudWatch::Alarm":
+            alarm = name("AlarmName")
+            return {"Ref": alarm, "Arn": f"arn:aws:cloudwatch:{arn_base}:alarm:{alarm}"}
+        return {"Ref": f"{self.stack}-{logical}", "Arn": f"arn:aws:sandbox:{arn_base}:{logical}"}
+
+    def _create(self, logical: str, resource: dict[str, Any], r: Resolver) -> None:
+        kind = resource["Type"]
+        props = r.resolve(resource.get("Properties") or {})
+        phys = r.physical[logical]
+        if kind == "AWS::DynamoDB::Table":
+            ddb = self.client("dynamodb")
+            args: dict[str, Any] = {
+                "TableName": phys["Ref"],
+                "AttributeDefinitions": props["AttributeDefinitions"],
+                "KeySchema": props["KeySchema"],
+                "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+            }
+            if props.get("GlobalSecondaryIndexes"):
+                args["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+            if args["BillingMode"] == "PROVISIONED":
+                args["ProvisionedThroughput"] = props["ProvisionedThroughput"]
+            ddb.create_table(**args)
+            ttl = props.get("TimeToLiveSpecification")
+            if ttl and ttl.get("Enabled"):
+                ddb.update_time_to_live(TableName=phys["Ref"], TimeToLiveSpecification=ttl)
+        elif kind == "AWS::SQS::Queue":
+            attributes = {
+                k: str(v)
+                for k, v in props.items()
+                if k
+                in (
+                    "DelaySeconds",
+                    "MessageRetentionPeriod",
+                    "VisibilityTimeout",
+                    "FifoQueue",
+                    "ContentBasedDeduplication",
+                    "ReceiveMessageWaitTimeSeconds",
+                )
+            }
+            if "RedrivePolicy" in props:
+                attributes["RedrivePolicy"] = json.dumps(props["RedrivePolicy"])
+            self.client("sqs").create_queue(QueueName=phys["QueueName"], Attributes=attributes)
+        elif kind == "AWS::SNS::Topic":
+            self.client("sns").create_topic(Name=phys["TopicName"])
+        elif kind == "AWS::S3::Bucket":
+            self.client("s3").create_bucket(Bucket=phys["Ref"])
+        elif kind == "AWS::SecretsManager::Secret":
+            value = props.get("SecretString")
+            if value is None:
+                gen = props.get("GenerateSecretString") or {}
+                import secrets
+
+                generated = secrets.token_urlsafe(int(gen.get("PasswordLength", 48)))
+                key = gen.get("GenerateStringKey")
+                template = json.loads(gen.get("SecretStringTemplate", "{}")) if key else None
+                value = json.dumps({**(template or {}), key: generated}) if key else generated
+            self.client("secretsmanager").create_secret(Name=phys["Name"], SecretString=value)
+        elif kind == "AWS::SSM::Parameter":
+            self.client("ssm").put_parameter(
+                Name=phys["Ref"],
+                Value=str(props.get("Value", "")),
+                Type=props.get("Type", "String"),
+                Overwrite=True,
+            )
+
+    def _wire(self, logical: str, resource: dict[str, Any], r: Resolver, inv: Inventory) -> None:
+        kind = resource["Type"]
+        props = resource.get("Properties") or {}
+        if kind == "AWS::Lambda::Function":
+            resolved = r.resolve(
+                {
+                    k: v
+                    for k, v in props.items()
+                    if k in ("Environment", "Timeout", "MemorySize", "Handler", "Code")
+                }
+            )
+            code = resolved.get("Code", {})
+            if code.get("S3Bucket") != CODE_BUCKET:
+                raise TemplateError(f"{logical}: the sandbox runs functions whose CodeUri is a local folder")
+            env = {k: str(v) for k, v in (resolved.get("Environment") or {}).get("Variables", {}).items()}
+            phys = r.physical[logical]
+            inv.functions[logical] = FunctionSpec(
+                logical_id=logical,
+                name=phys["Ref"],
+                code_dir=(self.template_path.parent / code["S3Key"]).resolve(),
+                handler=resolved["Handler"],
+                environment=env,
+                timeout=int(resolved.get("Timeout", 3)),
+                memory=int(resolved.get("MemorySize", 128)),
+                arn=phys["Arn"],
+            )
+        elif kind == "AWS::Lambda::EventInvokeConfig":
+            resolved = r.resolve(props)
+            target = self._function_by_ref(inv, resolved["FunctionName"])
+            target.retries = int(resolved.get("MaximumRetryAttempts", 2))
+            destination = ((resolved.get("DestinationConfig") or {}).get("OnFailure") or {}).get(
+                "Destination"
+            )
+            target.on_failure = self._queue_url_for_arn(r, destination) if destination else None
+        elif kind == "AWS::Events::Rule":
+            resolved = r.resolve(props)
+            pattern = resolved.get("EventPattern")
+            if isinstance(pattern, str):  # CloudFormation accepts the pattern as a JSON string too
+                pattern = json.loads(pattern)
+            if pattern is not None:
+                validate_pattern(pattern)
+            targets = []
+            for target in resolved.get("Targets", []):
+                fn = self._function_logical_by_arn(r, target["Arn"])
+                if fn is None:
+                    continue  # only Lambda targets run in the sandbox
+                dlq = (target.get("DeadLetterConfig") or {}).get("Arn")
+                targets.append(
+                    {
+                        "function": fn,
+                        "dlq": self._queue_url_for_arn(r, dlq) if dlq else None,
+                        "input": target.get("Input"),
+                        "retry": target.get("RetryPolicy"),
+                    }
+                )
+            inv.rules.append(
+                RuleSpec(
+                    logical,
+                    r.physical[logical]["Ref"],
+                    pattern,
+                    resolved.get("ScheduleExpression"),
+                    targets,
+                    resolved.get("State", "ENABLED") == "ENABLED",
+                )
+            )
+        elif kind == "AWS::Lambda::EventSourceMapping":
+            resolved = r.resolve(props)
+            source = str(resolved.get("EventSourceArn", ""))
+            if source.startswith("arn:aws:sqs:"):
+                fn = self._function_by_ref(inv, resolved["FunctionName"])
+                inv.queue_mappings.append(
+                    QueueMappingSpec(
+                        function=fn.logical_id,
+                        queue_url=self._queue_url_for_arn(r, source) or "",
+                        batch_size=int(resolved.get("BatchSize", 10)),
+                        report_batch_item_failures="ReportBatchItemFailures"
+                        in (resolved.get("FunctionResponseTypes") or []),
+                    )
+                )
+        elif kind == "AWS::ApiGateway::RestApi":
+            body = props.get("Body") or {}
+            for path, methods in (body.get("paths") or {}).items():
+                for method, spec in methods.items():
+                    integration = spec.get("x-amazon-apigateway-integration") or {}
+                    uri = integration.get("uri", {})
+                    text = uri.get("Fn::Sub", "") if isinstance(uri, dict) else str(uri)
+                    text = text[0] if isinstance(text, list) else text
+                    function = text.split("${", 2)[-1].split(".Arn}", 1)[0] if ".Arn}" in text else None
+                    if not function:
+                        continue
+                    security = spec.get("security") or body.get("security") or []
+                    auth = "AWS_IAM" if any("AWS_IAM" in s for s in security) else "NONE"
+                    method_name = "ANY" if method == "x-amazon-apigateway-any-method" else method.upper()
+                    inv.routes.append(RouteSpec(method_name, path, function, auth))
+
+    def _function_by_ref(self, inv: Inventory, ref: str) -> FunctionSpec:
+        for spec in inv.functions.values():
+            if ref in (spec.name, spec.arn, spec.logical_id):
+                return spec
+        raise TemplateError(f"no function {ref}")
+
+    def _function_logical_by_arn(self, r: Resolver, arn: str) -> str | None:
+        return next((k for k, v in r.physical.items() if v.get("Arn") == arn and ":function:" in arn), None)
+
+    def _queue_url_for_arn(self, r: Resolver, arn: str | None) -> str | None:
+        return next(
+            (v["QueueUrl"] for v in r.physical.values() if v.get("Arn") == arn and "QueueUrl" in v), None
+        )
+
+    def _function(self, name: str) -> FunctionSpec:
+        assert self.inventory is not None
+        for spec in self.inventory.functions.values():
+            if name in (spec.name, spec.logical_id):
+                return spec
+        raise SandboxError(f"no function {name!r} in the template (have: {', '.join(self.function_names())})")
+
+    def _dlq_urls(self, spec: FunctionSpec) -> list[str]:
+        assert self.inventory is not None
+        urls = [spec.on_failure] if spec.on_failure else []
+        for rule in self.inventory.rules:
+            urls += [t["dlq"] for t in rule.targets if t["function"] == spec.logical_id and t["dlq"]]
+        return list(dict.fromkeys(urls))
+
+    # --- routing and invocation ------------------------------------------------------------------
+
+    def _envelope(self, event: dict[str, Any]) -> dict[str, Any]:
+        """What EventBridge adds on PutEvents: id, time, account, region, version."""
+        if not isinstance(event, dict):
+            raise SandboxError("an event is a JSON object")
+        full = dict(event)
+        full.setdefault("version", "0")
+        full.setdefault("id", str(uuid.uuid4()))
+        full.setdefault("time", datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        full.setdefault("account", ACCOUNT)
+        full.setdefault("region", self.region)
+        full.setdefault("resources", [])
+        return full
+
+    def _route(self, event: dict[str, Any]) -> dict[str, Any]:
+        assert self.inventory is not None
+        result: dict[str, Any] = {
+            "event_id": event.get("id"),
+            "detail_type": event.get("detail-type"),
+            "targets": [],
+        }
+        for rule in self.inventory.rules:
+            if rule.enabled and rule.pattern is not None and matches(rule.pattern, event):
+                result["targets"].extend(self._deliver_to_targets(rule, event)["targets"])
+        return result
+
+    def _deliver_to_targets(self, rule: RuleSpec, event: dict[str, Any]) -> dict[str, Any]:
+        """Asynchronous invocation as Lambda does it: 1 + MaximumRetryAttempts tries, then the DLQ."""
+        assert self.inventory is not None
+        outcomes = []
+        for target in rule.targets:
+            spec = self.inventory.functions[target["function"]]
+            payload = json.loads(target["input"]) if target.get("input") else event
+            attempts, outcome = 0, None
+            for attempts in range(1, spec.retries + 2):  # noqa: B007
+                outcome = self._invoke(spec, payload)
+                if outcome["ok"]:
+                    break
+            assert outcome is not None
+            entry = {
+                "function": spec.name,
+                "rule": rule.name,
+                "ok": outcome["ok"],
+                "error": outcome.get("error"),
+                "attempts": attempts,
+                "result": outcome.get("result"),
+            }
+            if not outcome["ok"]:
+                entry["dead_letter"] = self._dead_letter(spec, target, payload, outcome, attempts)
+            outcomes.append(entry)
+        return {"rule": rule.name, "targets": outcomes}
+
+    def _dead_letter(
+        self, spec: FunctionSpec, target: dict[str, Any], payload: Any, outcome: dict[str, Any], attempts: int
+    ) -> str | None:
+        """The Lambda on-failure destination record (or, without one, the rule target's DLQ message)."""
+        sqs = self.client("sqs")
+        if spec.on_failure:
+            record = {
+                "version": "1.0",
+                "timestamp": datetime.now(UTC).isoformat(),
+                "requestContext": {
+                    "requestId": str(uuid.uuid4()),
+                    "functionArn": f"{spec.arn}:$LATEST",
+                    "condition": "RetriesExhausted",
+                    "approximateInvokeCount": attempts,
+                },
+                "requestPayload": payload,
+                "responseContext": {
+                    "statusCode": 200,
+                    "executedVersion": "$LATEST",
+                    "functionError": "Unhandled",
+                },
+                "responsePayload": {
+                    "errorType": outcome.get("error_type"),
+                    "errorMessage": outcome.get("error"),
+                },
+            }
+            sqs.send_message(QueueUrl=spec.on_failure, MessageBody=json.dumps(record, default=str))
+            return spec.on_failure
+        if target.get("dlq"):
+            sqs.send_message(
+                QueueUrl=target["dlq"],
+                MessageBody=json.dumps(payload, default=str),
+                MessageAttributes={
+                    "ERROR_CODE": {"DataType": "String", "StringValue": str(outcome.get("error_type"))},
+                    "ERROR_MESSAGE": {"DataType": "String", "StringValue": str(outcome.get("error"))[:1000]},
+                },
+            )
+            return str(target["dlq"])
+        return None
+
+    def _deliver_queue(self, mapping: QueueMappingSpec) -> bool:
+        """One poll of an SQS event source: a batch to the function; failed items go back to the queue."""
+        sqs = self.client("sqs")
+        response = sqs.receive_message(
+            QueueUrl=mapping.queue_url,
+            MaxNumberOfMessages=min(10, mapping.batch_size),
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+            VisibilityTimeout=0,
+        )
+        messages = response.get("Messages", [])
+        if not messages:
+            return False
+        spec = self.inventory.functions[mapping.function] if self.inventory else None
+        assert spec is not None
+        arn = f"arn:aws:sqs:{self.region}:{ACCOUNT}:{mapping.queue_url.rsplit('/', 1)[-1]}"
+        records = [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m.get("Attributes", {}),
+                "messageAttributes": m.get("MessageAttributes", {}),
+                "md5OfBody": m.get("MD5OfBody"),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": arn,
+                "awsRegion": self.region,
+            }
+            for m in messages
+        ]
+        outcome = self._invoke(spec, {"Records": records})
+        failed: set[str] = set()
+        if not outcome["ok"]:
+            failed = {r["messageId"] for r in records}
+        elif mapping.report_batch_item_failures and isinstance(outcome.get("result"), dict):
+            failed = {f.get("itemIdentifier") for f in outcome["result"].get("batchItemFailures", [])}
+        for message in messages:
+            if message["MessageId"] not in failed:
+                sqs.delete_message(QueueUrl=mapping.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        # moto re-delivers a failed message immediately; its queue's redrive policy moves it to the DLQ.
+        return True
+
+    def _invoke(self, spec: FunctionSpec, event: Any) -> dict[str, Any]:
+        with self._invoke_lock:
+            handler = self._handlers.get(spec.logical_id)
+            env = {
+                **spec.environment,
+                **_SANDBOX_FUNCTION_ENV,
+                "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+                "AWS_REGION": self.region,
+                "AWS_DEFAULT_REGION": self.region,
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory),
+            }
+            if self.policy is not None:
+                env["STEWARD_POLICY_JSON"] = self._policy_json()
+            stdout = io.StringIO()
+            started = time.perf_counter()
+            record: dict[str, Any] = {"function": spec.name}
+            with Environment(env):
+                self._reset_process_caches()
+                try:
+                    if handler is None:
+                        handler = self._handlers[spec.logical_id] = load_handler(
+                            spec.code_dir, spec.handler, spec.logical_id
+                        )
+                    context = make_context(spec.name, spec.arn, spec.memory, spec.timeout)
+                    with contextlib.redirect_stdout(stdout), warnings.catch_warnings():
+                        # Powertools warns when an invocation published no metric; noise here.
+                        warnings.filterwarnings("ignore", message="No application metrics to publish")
+                        result = handler(json.loads(json.dumps(event)), context)
+                    record.update(ok=True, result=result)
+                except Exception as exc:  # a handler failure is an outcome, as in Lambda
+                    record.update(ok=False, error=str(exc)[:2000], error_type=type(exc).__name__)
+                    if self.verbose:
+                        traceback.print_exc()
+            record["duration_ms"] = round((time.perf_counter() - started) * 1000, 2)
+            self._collect_metrics(stdout.getvalue())
+            self.invocations.append(record)
+            return record
+
+    def _policy_json(self) -> str:
+        policy = self.policy
+        if isinstance(policy, str | Path) and Path(policy).is_file():
+            return Path(policy).read_text()
+        if hasattr(policy, "model_dump_json"):
+            return str(policy.model_dump_json())
+        return json.dumps(policy)
+
+    def _reset_process_caches(self) -> None:
+        # One process hosts every function here; in Lambda each has its own process and settings.
+        from steward.settings import get_settings
+
+        get_settings.cache_clear()
+
+    def _capture_logs(self) -> None:
+        """Handler logs (Powertools writes JSON lines to its stream) go to sb.logs while the sandbox runs."""
+        from steward.observability import logger
+
+        handler = logger.registered_handler
+        if isinstance(handler, logging.StreamHandler):
+            self._saved_log_stream = handler.setStream(_Tee(self.logs, self.verbose))
+
+    def _release_logs(self) -> None:
+        from steward.observability import logger
+
+        handler = logger.registered_handler
+        saved = getattr(self, "_saved_log_stream", None)
+        if isinstance(handler, logging.StreamHandler) and saved is not None and not isinstance(saved, _Tee):
+            handler.setStream(saved)
+
+    def _collect_metrics(self, printed: str) -> None:
+        for raw in printed.splitlines():
+            line = raw.strip()
+            if line.startswith("{") and '"_aws"' in line:
+                with contextlib.suppress(ValueError):
+                    self.metrics.append(json.loads(line))
+            elif line:
+                self.logs.append(line)
+
+    # --- AWS call accounting ---------------------------------------------------------------------
+
+    def _install_call_counter(self) -> None:
+        from botocore.handlers import BUILTIN_HANDLERS
+
+        def count(model: Any, **kwargs: Any) -> None:
+            self.aws_calls[f"{model.service_model.service_name}.{model.name}"] += 1
+
+        self._counter = ("before-call.*.*", count)
+        BUILTIN_HANDLERS.append(self._counter)
+
+    def _uninstall_call_counter(self) -> None:
+        from botocore.handlers import BUILTIN_HANDLERS
+
+        if getattr(self, "_counter", None) in BUILTIN_HANDLERS:
+            BUILTIN_HANDLERS.remove(self._counter)
+
+    # --- HTTP ------------------------------------------------------------------------------------
+
+    def _start_api(self) -> None:
+        from sandbox.apigw import LocalApi, Route
+
+        assert self.inventory is not None
+        routes = [
+            Route(method=r.method, path=r.path, function=r.function, auth=r.auth)
+            for r in self.inventory.routes
+        ]
+        self._api = LocalApi(routes, self._invoke_api, stage=self.stage, port=self.api_port)
+        self._api.start()
+
+    def _invoke_api(self, function: str, event: dict[str, Any]) -> dict[str, Any]:
+        assert self.inventory is not None
+        outcome = self._invoke(self.inventory.functions[function], event)
+        if not outcome["ok"]:
+            raise SandboxError(outcome.get("error", "handler failed"))
+        return outcome["result"]  # type: ignore[no-any-return]
+
+    def _start_aws_server(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        self._aws_server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._aws_server.start()
+        host, port = self._aws_server.get_host_and_port()
+        self.aws_endpoint_url = f"http://{host}:{port}"

@@ -1,0 +1,176 @@
+"""`steward local demo` / `steward local replay`: the sandbox telling a story in the terminal."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+from sandbox.core import REPO_ROOT, Sandbox
+from sandbox.replay import create_sagemaker_resources, load_events
+
+EVENTS_DIR = REPO_ROOT / "events"
+STORY = EVENTS_DIR / "story_churn.jsonl"
+RESOURCES = EVENTS_DIR / "sagemaker_resources.json"
+
+_SHORT_TYPES = {
+    "SageMaker Training Job State Change": "training job",
+    "SageMaker Processing Job State Change": "processing job",
+    "SageMaker Transform Job State Change": "transform job",
+    "SageMaker HyperParameter Tuning Job State Change": "tuning job",
+    "SageMaker Model Building Pipeline Execution Status Change": "pipeline",
+    "SageMaker Model Building Pipeline Execution Step Status Change": "pipeline step",
+    "SageMaker Model Package State Change": "model package",
+    "SageMaker Endpoint State Change": "endpoint",
+    "SageMaker Endpoint Deployment State Change": "deployment",
+    "CloudWatch Alarm State Change": "alarm",
+}
+
+
+def describe_event(event: dict[str, Any]) -> str:
+    """`<kind> <name> → <status>` from the raw event, for the narrative."""
+    d = event.get("detail") or {}
+    kind = _SHORT_TYPES.get(str(event.get("detail-type")), str(event.get("detail-type")))
+    name = (
+        d.get("TrainingJobName")
+        or d.get("ProcessingJobName")
+        or d.get("TransformJobName")
+        or d.get("HyperParameterTuningJobName")
+        or d.get("stepName")
+        or d.get("EndpointName")
+        or d.get("alarmName")
+        or (d.get("ModelPackageArn", "").split("model-package/")[-1] or None)
+        or str(d.get("pipelineExecutionArn", "")).rsplit("/", 1)[-1]
+    )
+    status = (
+        d.get("TrainingJobStatus")
+        or d.get("ProcessingJobStatus")
+        or d.get("TransformJobStatus")
+        or d.get("HyperParameterTuningJobStatus")
+        or d.get("currentStepStatus")
+        or d.get("currentPipelineExecutionStatus")
+        or d.get("ModelApprovalStatus")
+        or d.get("EndpointStatus")
+        or (d.get("state") or {}).get("value")
+    )
+    return f"{kind} {name} → {status}"
+
+
+def outcome_text(result: dict[str, Any]) -> str:
+    if not result["targets"]:
+        return "no rule matched"
+    parts = []
+    for target in result["targets"]:
+        if target["ok"]:
+            res = target.get("result") or {}
+            parts.append(f"{target['function']}: {res.get('outcome', 'ok')}")
+        else:
+            parts.append(f"{target['function']}: FAILED ({target.get('error')})")
+    return "; ".join(parts)
+
+
+def replay(
+    sb: Sandbox, events: list[dict[str, Any]], out: TextIO | None, step: bool = True
+) -> list[dict[str, Any]]:
+    results = []
+    for i, event in enumerate(events, 1):
+        result = sb.put_events([event])[0]
+        results.append(result)
+        if out is not None:
+            when = str(event.get("time", ""))[:19].replace("T", " ")
+            ok = all(t["ok"] for t in result["targets"])
+            mark = "✔" if ok and result["targets"] else ("·" if ok else "✘")
+            out.write(f"{i:3d} {mark} {when}  {describe_event(event):<70.70} {outcome_text(result)}\n")
+    return results
+
+
+def run_replay(paths: list[str], as_json: bool, setup: str | None, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    events = load_events(paths)
+    with Sandbox(serve_api=False) as sb:
+        if setup:
+            create_sagemaker_resources(sb.client("sagemaker"), json.loads(Path(setup).read_text()))
+        results = replay(sb, events, None if as_json else out)
+        graph = sb.lineage()
+    failed = sum(1 for r in results for t in r["targets"] if not t["ok"])
+    if as_json:
+        json.dump({"results": results, "lineage": graph}, out, indent=2, default=str)
+        out.write("\n")
+    else:
+        from steward.cli.render import tree
+
+        out.write("\nLineage\n")
+        out.write(tree(graph) + "\n")
+        out.write(
+            f"\n{len(events)} events, {failed} failed deliveries, {len(graph['nodes'])} nodes, "
+            f"{len(graph['edges'])} edges\n"
+        )
+    return 1 if failed else 0
+
+
+def run_demo(out: TextIO | None = None) -> int:
+    """The churn story end to end on the sandbox."""
+    out = out or sys.stdout
+    started = time.perf_counter()
+    out.write(
+        "Steward demo: the nightly churn pipeline, from raw data to a serving endpoint, on the embedded "
+        "sandbox (moto; no AWS account).\n\n"
+    )
+    events = load_events([STORY])
+    with Sandbox() as sb:
+        created = create_sagemaker_resources(sb.client("sagemaker"), json.loads(RESOURCES.read_text()))
+        out.write(
+            f"SageMaker already holds {len(created)} models and endpoint configs (as in a real account).\n"
+        )
+        out.write(f"Local API: {sb.api_url}/health\n\n")
+        out.write(f"Replaying {len(events)} SageMaker events through the template's EventBridge rules:\n")
+        results = replay(sb, events, out)
+        graph = sb.lineage()
+        from steward.cli.render import tree
+
+        raw = [n["id"] for n in graph["nodes"] if "/raw/" in n["id"]]
+        out.write("\nLineage: from the raw snapshot to the endpoint\n")
+        out.write(tree(sb.lineage(raw[0], "downstream", depth=12) if raw else graph) + "\n")
+        serving = [n for n in graph["nodes"] if n["kind"] == "endpoint"]
+        failed = sum(1 for r in results for t in r["targets"] if not t["ok"])
+        elapsed = time.perf_counter() - started
+        out.write("\nSummary: ")
+        out.write(
+            f"{len(events)} events, {failed} failed, "
+            f"{len(graph['nodes'])} nodes, {len(graph['edges'])} edges; "
+        )
+        out.write(
+            ", ".join(f"{e['name']} {e.get('status')} on {e.get('endpointConfigName')}" for e in serving)
+        )
+        out.write(f"; {elapsed:.1f}s\n")
+    return 1 if failed else 0
+
+
+@contextlib.contextmanager
+def loaded_sandbox(paths: list[str], setup: str | None, api_port: int = 0) -> Iterator[Sandbox]:
+    """A sandbox with its API up, after replaying `paths` (and creating `setup`'s SageMaker resources)."""
+    events = load_events(list(paths))
+    with Sandbox(api_port=api_port) as sb:
+        if setup:
+            create_sagemaker_resources(sb.client("sagemaker"), json.loads(Path(setup).read_text()))
+        sb.put_events(events)
+        yield sb
+
+
+def run_serve(paths: list[str], setup: str | None, port: int, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    with loaded_sandbox(paths, setup, port) as sb:
+        out.write(f"Steward sandbox API: {sb.api_url}\n")
+        out.write(
+            f"  export STEWARD_API_URL={sb.api_url}   # then: steward lineage ARN, steward deployments NAME\n"
+        )
+        out.write("Ctrl-C to stop.\n")
+        out.flush()
+        with contextlib.suppress(KeyboardInterrupt):
+            while True:
+                time.sleep(3600)
+    return 0

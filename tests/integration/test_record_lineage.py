@@ -1,0 +1,238 @@
+"""record_lineage on moto (tables from template.yaml): the story, duplicates, disorder, bad input."""
+
+from __future__ import annotations
+
+import copy
+import random
+import uuid
+
+import pytest
+
+from sandbox import Sandbox
+from tests.conftest import load, story
+
+ACC = "arn:aws:sagemaker:us-east-1:123456789012"
+
+
+def _setup(sb):
+    import json
+    from pathlib import Path
+
+    spec = json.loads(
+        (Path(__file__).resolve().parents[2] / "events" / "sagemaker_resources.json").read_text()
+    )
+    sm = sb.client("sagemaker")
+    for args in spec["create_model"]:
+        sm.create_model(**args)
+    for args in spec["create_endpoint_config"]:
+        sm.create_endpoint_config(**args)
+
+
+@pytest.fixture
+def sb():
+    with Sandbox(serve_api=False) as sandbox:
+        _setup(sandbox)
+        yield sandbox
+
+
+def stable(graph):
+    """The graph without per-write bookkeeping, for comparing replays."""
+    nodes = [{k: v for k, v in n.items() if k not in ("updatedAt",)} for n in graph["nodes"]]
+    return {"nodes": nodes, "edges": graph["edges"]}
+
+
+def by_id(graph):
+    return {n["id"]: n for n in graph["nodes"]}
+
+
+EXPECTED = {
+    "s3://churn-datalake-123456789012/raw/customers/dt=2026-11-01": ("dataset", None),
+    "s3://sagemaker-us-east-1-123456789012/churn-train/code/3c9f0a1e7b5d42c8a6e1/preprocess.py": (
+        "dataset",
+        None,
+    ),
+    f"{ACC}:processing-job/pipelines-8xq2n4vd1k7m-preparedata-vb3kr9st2q": ("processing-job", "Completed"),
+    "s3://sagemaker-us-east-1-123456789012/churn-train/8xq2n4vd1k7m/PrepareData/output/train": (
+        "dataset",
+        None,
+    ),
+    "s3://sagemaker-us-east-1-123456789012/churn-train/8xq2n4vd1k7m/PrepareData/output/validation": (
+        "dataset",
+        None,
+    ),
+    "s3://sagemaker-us-east-1-123456789012/churn-train/8xq2n4vd1k7m/PrepareData/output/test": (
+        "dataset",
+        None,
+    ),
+    f"{ACC}:training-job/pipelines-8xq2n4vd1k7m-trainchurnmodel-hq7mw2xz4n": ("training-job", "Completed"),
+    "s3://sagemaker-us-east-1-123456789012/churn-train/8xq2n4vd1k7m/TrainChurnModel/"
+    "pipelines-8xq2n4vd1k7m-TrainChurnModel-Hq7mW2xZ4n/output/model.tar.gz": ("model-artifact", None),
+    f"{ACC}:processing-job/pipelines-8xq2n4vd1k7m-evaluatechurnmodel-lp5nc8vb1x": (
+        "processing-job",
+        "Completed",
+    ),
+    "s3://sagemaker-us-east-1-123456789012/churn-train/8xq2n4vd1k7m/EvaluateChurnModel/output/evaluation": (
+        "dataset",
+        None,
+    ),
+    f"{ACC}:pipeline/churn-train/execution/8xq2n4vd1k7m": ("pipeline-execution", "Succeeded"),
+    f"{ACC}:model-package-group/churn-models": ("model-package-group", None),
+    f"{ACC}:model-package/churn-models/3": ("model-package", "Approved"),
+    f"{ACC}:model/churn-models-v3-5d1c": ("model", None),
+    f"{ACC}:endpoint-config/churn-prod-v3-5d1c": ("endpoint-config", None),
+    f"{ACC}:endpoint/churn-prod": ("endpoint", "InService"),
+    f"{ACC}:processing-job/model-monitoring-202611031000-ad4c27ed8808925848eff223": (
+        "monitoring-execution",
+        "Completed",
+    ),
+}
+
+
+def test_story_builds_the_expected_graph(sb):
+    # Given the churn story, When it is replayed through the template's rules
+    results = sb.put_events(story())
+    # Then every SageMaker event reached record_lineage and succeeded
+    lineage_targets = [t for r in results for t in r["targets"] if t["function"] == "record_lineage"]
+    assert len(lineage_targets) == 30  # 31 events, one is a CloudWatch alarm
+    assert all(t["ok"] for t in lineage_targets)
+    nodes = by_id(sb.lineage())
+    for node_id, (kind, status) in EXPECTED.items():
+        assert node_id in nodes, node_id
+        assert nodes[node_id]["kind"] == kind, node_id
+        if status:
+            assert nodes[node_id]["status"] == status, node_id
+    assert nodes[f"{ACC}:endpoint/churn-prod"]["endpointConfigName"] == "churn-prod-v3-5d1c"
+
+
+def test_story_edges_follow_the_data(sb):
+    sb.put_events(story())
+    edges = {(e["from"], e["to"], e["relation"]) for e in sb.lineage()["edges"]}
+    package = f"{ACC}:model-package/churn-models/3"
+    assert (
+        f"{ACC}:model-package/churn-models/3",
+        f"{ACC}:model/churn-models-v3-5d1c",
+        "instantiated-as",
+    ) in edges
+    assert (
+        f"{ACC}:model/churn-models-v3-5d1c",
+        f"{ACC}:endpoint-config/churn-prod-v3-5d1c",
+        "used-by",
+    ) in edges
+    assert (f"{ACC}:endpoint-config/churn-prod-v3-5d1c", f"{ACC}:endpoint/churn-prod", "configures") in edges
+    assert (f"{ACC}:endpoint-config/churn-prod-v2-4c7a", f"{ACC}:endpoint/churn-prod", "configures") in edges
+    evaluation = (
+        "s3://sagemaker-us-east-1-123456789012/churn-train/8xq2n4vd1k7m/EvaluateChurnModel/output/evaluation"
+    )
+    assert (evaluation, evaluation + "/evaluation.json", "contains") in edges
+    assert (evaluation + "/evaluation.json", package, "metrics") in edges
+
+
+def test_raw_data_reaches_the_endpoint_downstream(sb):
+    sb.put_events(story())
+    walk = sb.lineage("s3://churn-datalake-123456789012/raw/customers/dt=2026-11-01", "downstream", depth=12)
+    ids = {n["id"] for n in walk["nodes"]}
+    assert f"{ACC}:endpoint/churn-prod" in ids
+    assert f"{ACC}:model-package/churn-models/3" in ids
+
+
+def test_every_event_three_times_gives_the_same_graph(sb):
+    # Given the graph of one clean replay
+    sb.put_events(story())
+    once = stable(sb.lineage())
+    # When every event is delivered twice more
+    results = sb.put_events(story() + story())
+    # Then nothing changed and the duplicates were recognised as such
+    assert stable(sb.lineage()) == once
+    outcomes = {
+        t["result"]["outcome"] for r in results for t in r["targets"] if t["function"] == "record_lineage"
+    }
+    assert outcomes == {"duplicate"}
+
+
+def test_same_state_under_a_new_event_id_changes_nothing(sb):
+    sb.put_events(story())
+    before = stable(sb.lineage())
+    again = [dict(e, id=str(uuid.uuid4())) for e in story()]
+    sb.put_events(again)
+    assert stable(sb.lineage()) == before
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_shuffled_orders_give_the_same_graph(seed):
+    with Sandbox(serve_api=False) as ordered:
+        _setup(ordered)
+        ordered.put_events(story())
+        expected = stable(ordered.lineage())
+    events = story()
+    random.Random(seed).shuffle(events)
+    with Sandbox(serve_api=False) as shuffled:
+        _setup(shuffled)
+        shuffled.put_events(events)
+        assert stable(shuffled.lineage()) == expected
+
+
+def test_late_in_progress_never_overwrites_completed(sb):
+    sb.put_events([load("training_job/completed.json")])
+    results = sb.put_events([load("training_job/in_progress_training.json")])
+    assert results[0]["targets"][0]["result"]["outcome"] == "stale"
+    node = by_id(sb.lineage())[f"{ACC}:training-job/pipelines-8xq2n4vd1k7m-trainchurnmodel-hq7mw2xz4n"]
+    assert node["status"] == "Completed"
+    history = sb.lineage_store().history(node["id"])
+    assert [h["status"] for h in history] == ["InProgress", "Completed"]
+
+
+def test_endpoint_state_follows_event_time_not_arrival(sb):
+    sb.put_events([load("endpoint/in_service.json"), load("endpoint/updating.json")])
+    node = by_id(sb.lineage())[f"{ACC}:endpoint/churn-prod"]
+    assert node["status"] == "InService"
+    assert node["endpointConfigName"] == "churn-prod-v3-5d1c"
+
+
+def test_unknown_config_degrades_instead_of_failing(sb):
+    raw = copy.deepcopy(load("endpoint/in_service.json"))
+    raw["detail"]["EndpointConfigName"] = "never-created"
+    result = sb.put_events([raw])[0]["targets"][0]
+    assert result["ok"]
+    assert result["result"]["degraded"]
+    node = by_id(sb.lineage())[f"{ACC}:endpoint-config/never-created"]
+    assert node["resolved"] is False
+
+
+def test_invalid_event_is_retried_then_lands_in_the_dlq(sb):
+    raw = copy.deepcopy(load("training_job/completed.json"))
+    del raw["detail"]["TrainingJobArn"]
+    result = sb.put_events([raw])[0]["targets"][0]
+    assert not result["ok"]
+    assert "detail.TrainingJobArn" in result["error"]
+    assert result["attempts"] == 3
+    dead = sb.dlq_messages("record_lineage")
+    assert len(dead) == 1
+    assert dead[0]["body"]["requestPayload"]["id"] == raw["id"]
+    assert sb.lineage()["nodes"] == []  # nothing partially written
+
+
+def test_unknown_detail_type_matching_no_rule_is_not_delivered(sb):
+    raw = copy.deepcopy(load("training_job/completed.json"))
+    raw["detail-type"] = "SageMaker Image State Change"
+    assert sb.put_events([raw])[0]["targets"] == []
+
+
+def test_unsupported_type_delivered_directly_is_ignored_with_a_log_line(sb):
+    raw = copy.deepcopy(load("training_job/completed.json"))
+    raw["detail-type"] = "SageMaker Image State Change"
+    outcome = sb.invoke("record_lineage", raw)
+    assert outcome["ok"]
+    assert outcome["result"]["outcome"] == "ignored"
+    assert any("ignored event" in line for line in sb.logs)
+
+
+def test_aws_calls_per_event(sb):
+    # A job state change is one transaction; a duplicate is one failed transaction.
+    sb.put_events([load("training_job/in_progress_starting.json")])
+    sb.aws_calls.clear()
+    sb.put_events([load("training_job/completed.json")])
+    assert sb.aws_calls["dynamodb.TransactWriteItems"] == 1
+    assert sum(v for k, v in sb.aws_calls.items() if not k.startswith("sqs.")) <= 2
+    sb.aws_calls.clear()
+    sb.put_events([load("training_job/completed.json")])
+    assert sum(v for k, v in sb.aws_calls.items() if not k.startswith("sqs.")) == 1
