@@ -158,8 +158,8 @@ class Sandbox:
         clients.reset()
         self._started = True
         try:
-            self._capture_logs()
             self._provision()
+            self._capture_logs()
             if self.serve_api:
                 self._start_api()
             if self.serve_aws:
@@ -286,6 +286,32 @@ class Sandbox:
                 )
         return found
 
+    def redrive(self, function: str) -> dict[str, Any]:
+        """Send what sits in a function's DLQ back to the function that failed it (steward redrive)."""
+        from steward.adapters.queues import SqsDeadLetters
+        from steward.redrive import redrive
+
+        assert self.inventory is not None
+        spec = self._function(function)
+        by_arn = {f.arn: f for f in self.inventory.functions.values()}
+
+        def invoke(event: Any, function_arn: str | None) -> tuple[bool, str | None]:
+            target = by_arn.get((function_arn or "").removesuffix(":$LATEST"), spec)
+            outcome = self._invoke(target, event)
+            return bool(outcome["ok"]), outcome.get("error")
+
+        reports = [
+            redrive(SqsDeadLetters(url, self.region, visibility_timeout=0), invoke).as_dict()
+            for url in self._dlq_urls(spec)
+        ]
+        self.drain()
+        merged: dict[str, Any] = {"redriven": [], "failed": [], "unreadable": 0}
+        for report in reports:
+            merged["redriven"] += report["redriven"]
+            merged["failed"] += report["failed"]
+            merged["unreadable"] += report["unreadable"]
+        return merged
+
     def run_schedules(self) -> list[dict[str, Any]]:
         """Fire every scheduled rule once (what EventBridge Scheduler would do on its timer)."""
         assert self.inventory is not None
@@ -319,7 +345,9 @@ class Sandbox:
             resolver.physical[logical] = self._physical(logical, resource, resolver)
         for logical, resource in included.items():
             self._create(logical, resource, resolver)
-        for logical, resource in included.items():
+        # Functions first: invoke configs, rules and event sources refer to them.
+        ordered = sorted(included.items(), key=lambda kv: kv[1]["Type"] != "AWS::Lambda::Function")
+        for logical, resource in ordered:
             self._wire(logical, resource, resolver, inventory)
         for name, output in (cfn.get("Outputs") or {}).items():
             if "Condition" in output and not resolver.condition(output["Condition"]):
@@ -775,7 +803,14 @@ class Sandbox:
 
     def _capture_logs(self) -> None:
         """Handler logs (Powertools writes JSON lines to its stream) go to sb.logs while the sandbox runs."""
-        from steward.observability import logger
+        assert self.inventory is not None
+        shared = next(iter(self.inventory.functions.values())).environment if self.inventory.functions else {}
+        # Powertools reads its settings (metrics namespace, log level) when the module is first imported,
+        # as in Lambda, where that happens inside the function's environment.
+        with Environment(
+            {k: v for k, v in shared.items() if k.startswith("POWERTOOLS_") and "SERVICE" not in k}
+        ):
+            from steward.observability import logger
 
         handler = logger.registered_handler
         if isinstance(handler, logging.StreamHandler):
@@ -808,6 +843,51 @@ class Sandbox:
 
         self._counter = ("before-call.*.*", count)
         BUILTIN_HANDLERS.append(self._counter)
+
+    @contextlib.contextmanager
+    def faults(
+        self,
+        operation: str = "*.*",
+        rate: float = 1.0,
+        code: str = "ThrottlingException",
+        status: int = 400,
+        seed: int = 0,
+    ) -> Any:
+        """Make a share of AWS calls fail like AWS does (throttling, 5xx) while the block runs.
+
+        `operation` is "service.Operation" with `*` wildcards (e.g. "dynamodb.TransactWriteItems");
+        botocore's retry logic sees a real error response, exactly as with a throttled service.
+        """
+        import fnmatch
+        import random
+
+        from botocore.awsrequest import AWSResponse
+        from botocore.handlers import BUILTIN_HANDLERS
+
+        rng = random.Random(seed)
+        injected = Counter()
+
+        def fail(model: Any, **kwargs: Any) -> Any:
+            name = f"{model.service_model.service_name}.{model.name}"
+            if not fnmatch.fnmatch(name, operation) or rng.random() >= rate:
+                return None
+            injected[name] += 1
+            body = {
+                "Error": {"Code": code, "Message": "injected by the sandbox"},
+                "ResponseMetadata": {"HTTPStatusCode": status},
+            }
+            return AWSResponse("https://sandbox.invalid", status, {}, None), body
+
+        hook = ("before-call.*.*", fail)
+        BUILTIN_HANDLERS.append(hook)
+        from steward.adapters import clients
+
+        clients.reset()  # clients made before the block do not see new built-in handlers
+        try:
+            yield injected
+        finally:
+            BUILTIN_HANDLERS.remove(hook)
+            clients.reset()
 
     def _uninstall_call_counter(self) -> None:
         from botocore.handlers import BUILTIN_HANDLERS

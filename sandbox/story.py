@@ -16,6 +16,8 @@ from sandbox.replay import create_sagemaker_resources, load_events
 EVENTS_DIR = REPO_ROOT / "events"
 STORY = EVENTS_DIR / "story_churn.jsonl"
 RESOURCES = EVENTS_DIR / "sagemaker_resources.json"
+CANDIDATE = EVENTS_DIR / "model_package" / "rejected.json"  # version 4, registered days later: a candidate
+ACCOUNT_ARN = "arn:aws:sagemaker:us-east-1:123456789012"
 
 _SHORT_TYPES = {
     "SageMaker Training Job State Change": "training job",
@@ -120,7 +122,7 @@ def run_demo(out: TextIO | None = None) -> int:
         "Steward demo: the nightly churn pipeline, from raw data to a serving endpoint, on the embedded "
         "sandbox (moto; no AWS account).\n\n"
     )
-    events = load_events([STORY])
+    events = load_events([STORY, CANDIDATE])
     with Sandbox() as sb:
         created = create_sagemaker_resources(sb.client("sagemaker"), json.loads(RESOURCES.read_text()))
         out.write(
@@ -135,6 +137,7 @@ def run_demo(out: TextIO | None = None) -> int:
         raw = [n["id"] for n in graph["nodes"] if "/raw/" in n["id"]]
         out.write("\nLineage: from the raw snapshot to the endpoint\n")
         out.write(tree(sb.lineage(raw[0], "downstream", depth=12) if raw else graph) + "\n")
+        _answer_questions(sb, out)
         serving = [n for n in graph["nodes"] if n["kind"] == "endpoint"]
         failed = sum(1 for r in results for t in r["targets"] if not t["ok"])
         elapsed = time.perf_counter() - started
@@ -174,3 +177,59 @@ def run_serve(paths: list[str], setup: str | None, port: int, out: TextIO | None
             while True:
                 time.sleep(3600)
     return 0
+
+
+def _answer_questions(sb: Sandbox, out: TextIO) -> None:
+    """The four lineage questions, asked of the local API exactly as an operator would."""
+    from steward.cli.commands import compare_text, serving_text
+    from steward.cli.remote import StewardApi
+
+    api = StewardApi(sb.api_url)
+    raw = "s3://churn-datalake-123456789012/raw/customers/dt=2026-11-01"
+
+    out.write(
+        "\n1. What is serving on churn-prod, trained on which data, by which pipeline run, "
+        "approved by whom?\n"
+    )
+    now = api.serving("churn-prod", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    out.write(f"   {serving_text(now)}\n")
+    for package in now.get("modelPackages", []):
+        upstream = api.lineage(package, "upstream", 8)
+        nodes = {n["id"]: n for n in upstream["nodes"]}
+        has_parent = {e["to"] for e in upstream["edges"]}
+        data = sorted(
+            i
+            for i, n in nodes.items()
+            if n["kind"] == "dataset" and n.get("role") != "code" and i not in has_parent
+        )
+        runs = sorted(n["name"] for n in nodes.values() if n["kind"] == "pipeline-execution")
+        out.write(f"   trained on: {', '.join(data) or 'unknown'}\n")
+        out.write(f"   pipeline run: {', '.join(runs) or 'none recorded'}\n")
+        pkg = nodes.get(package, {})
+        out.write(
+            f"   approval: {pkg.get('status')} — {pkg.get('approvalDescription') or 'no description'} "
+            "(the approver is recorded by Steward's approval gate; SageMaker's event does not name them)\n"
+        )
+
+    out.write(f"\n2. Which endpoints serve models trained on {raw}?\n")
+    downstream = api.lineage(raw, "downstream", 10)
+    endpoints = sorted(
+        f"{n['name']} [{n.get('status')}]" for n in downstream["nodes"] if n["kind"] == "endpoint"
+    )
+    out.write(f"   {', '.join(endpoints) or 'none'}\n")
+
+    when = "2026-11-02T09:20:00Z"
+    out.write(f"\n3. What was serving on churn-prod at {when}, in the middle of the morning's update?\n")
+    out.write(f"   {serving_text(api.serving('churn-prod', when))}\n")
+    history = api.deployments("churn-prod")["items"]
+    for d in history:
+        out.write(
+            f"   deployment {d['previousEndpointConfigName']} → {d['endpointConfigName']}: {d['outcome']} "
+            f"({d.get('startedAt') or '?'} to {d.get('endedAt') or '…'})\n"
+        )
+
+    out.write("\n4. What differs between the version in production (3) and the newer candidate (4)?\n")
+    answer = api.compare(
+        f"{ACCOUNT_ARN}:model-package/churn-models/3", f"{ACCOUNT_ARN}:model-package/churn-models/4"
+    )
+    out.write("   " + compare_text(answer).replace("\n", "\n   ") + "\n")

@@ -14,7 +14,7 @@ from steward import __version__
 from steward.adapters.lineage_store import LineageStore
 from steward.errors import NotFoundError
 from steward.lineage import api_support as check
-from steward.lineage import deployments, query
+from steward.lineage import compare, deployments, query
 from steward.observability import logger, metrics, tracer
 from steward.settings import get_settings
 
@@ -43,6 +43,13 @@ def lineage(
     depth: Annotated[int, Query()] = 3,
 ) -> dict[str, Any]:
     return query.walk(_store(), check.node_id(id), check.direction(direction), check.depth(depth))
+
+
+@app.get("/compare")
+def compare_versions(
+    a: Annotated[str, Query(max_length=2048)], b: Annotated[str, Query(max_length=2048)]
+) -> dict[str, Any]:
+    return compare.compare_versions(_store(), check.node_id(a), check.node_id(b))
 
 
 @app.get("/endpoints/<name>/deployments")

@@ -236,3 +236,31 @@ def test_aws_calls_per_event(sb):
     sb.aws_calls.clear()
     sb.put_events([load("training_job/completed.json")])
     assert sum(v for k, v in sb.aws_calls.items() if not k.startswith("sqs.")) == 1
+
+
+def test_throttled_store_fails_past_retries_then_redrive_completes(sb):
+    # Given DynamoDB throttling every transaction (botocore's own retries included)
+    with sb.faults("dynamodb.TransactWriteItems", code="ProvisionedThroughputExceededException") as injected:
+        result = sb.put_events([load("training_job/completed.json")])[0]["targets"][0]
+    # Then the event failed past Lambda's retries and waits in the DLQ, nothing half-written
+    assert (result["ok"], result["attempts"]) == (False, 3)
+    assert injected["dynamodb.TransactWriteItems"] >= 3
+    assert len(sb.dlq_messages("record_lineage")) == 1
+    assert sb.lineage()["nodes"] == []
+    # When the throttling is over and the DLQ is redriven
+    report = sb.redrive("record_lineage")
+    # Then the event is recorded once and the DLQ is empty
+    assert [r["eventId"] for r in report["redriven"]] == [load("training_job/completed.json")["id"]]
+    assert "ProvisionedThroughputExceeded" in report["redriven"][0]["previousError"]
+    assert sb.dlq_messages("record_lineage") == []
+    assert any(n["status"] == "Completed" for n in sb.lineage()["nodes"])
+
+
+def test_redrive_of_an_event_that_still_fails_keeps_it(sb):
+    raw = copy.deepcopy(load("training_job/completed.json"))
+    del raw["detail"]["TrainingJobStatus"]
+    sb.put_events([raw])
+    report = sb.redrive("record_lineage")
+    assert report["redriven"] == []
+    assert "TrainingJobStatus" in report["failed"][0]["error"]
+    assert len(sb.dlq_messages("record_lineage")) == 1

@@ -12,8 +12,12 @@ from sandbox.dynamodb import FastDynamoDB
 
 def _table(ddb):
     ddb.create_table(
-        TableName="t", BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
+        TableName="t",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
     )
     for p in range(5):
@@ -24,24 +28,57 @@ def _table(ddb):
 def _scenario(ddb):
     """A mix of queries and transactions, returning everything observable."""
     seen = []
-    seen.append(ddb.query(TableName="t", KeyConditionExpression="pk = :p AND sk BETWEEN :a AND :b",
-                          ExpressionAttributeValues={":p": {"S": "p2"}, ":a": {"S": "s1"}, ":b": {"S": "s3"}})["Items"])
-    seen.append(ddb.query(TableName="t", KeyConditionExpression="pk = :p", ScanIndexForward=False, Limit=2,
-                          ExpressionAttributeValues={":p": {"S": "p4"}})["Items"])
-    ddb.transact_write_items(TransactItems=[
-        {"Put": {"TableName": "t", "Item": {"pk": {"S": "p9"}, "sk": {"S": "new"}}}},
-        {"Update": {"TableName": "t", "Key": {"pk": {"S": "p1"}, "sk": {"S": "s1"}},
-                    "UpdateExpression": "SET v = :v", "ExpressionAttributeValues": {":v": {"N": "42"}}}},
-    ])
+    seen.append(
+        ddb.query(
+            TableName="t",
+            KeyConditionExpression="pk = :p AND sk BETWEEN :a AND :b",
+            ExpressionAttributeValues={":p": {"S": "p2"}, ":a": {"S": "s1"}, ":b": {"S": "s3"}},
+        )["Items"]
+    )
+    seen.append(
+        ddb.query(
+            TableName="t",
+            KeyConditionExpression="pk = :p",
+            ScanIndexForward=False,
+            Limit=2,
+            ExpressionAttributeValues={":p": {"S": "p4"}},
+        )["Items"]
+    )
+    ddb.transact_write_items(
+        TransactItems=[
+            {"Put": {"TableName": "t", "Item": {"pk": {"S": "p9"}, "sk": {"S": "new"}}}},
+            {
+                "Update": {
+                    "TableName": "t",
+                    "Key": {"pk": {"S": "p1"}, "sk": {"S": "s1"}},
+                    "UpdateExpression": "SET v = :v",
+                    "ExpressionAttributeValues": {":v": {"N": "42"}},
+                }
+            },
+        ]
+    )
     with pytest.raises(ClientError) as failed:
-        ddb.transact_write_items(TransactItems=[
-            {"Put": {"TableName": "t", "Item": {"pk": {"S": "p9"}, "sk": {"S": "never"}}}},
-            {"Update": {"TableName": "t", "Key": {"pk": {"S": "p1"}, "sk": {"S": "s2"}},
-                        "UpdateExpression": "SET v = :v", "ExpressionAttributeValues": {":v": {"N": "7"}}}},
-            {"Delete": {"TableName": "t", "Key": {"pk": {"S": "p0"}, "sk": {"S": "s0"}}}},
-            {"ConditionCheck": {"TableName": "t", "Key": {"pk": {"S": "p3"}, "sk": {"S": "s3"}},
-                                "ConditionExpression": "attribute_not_exists(pk)"}},
-        ])
+        ddb.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": "t", "Item": {"pk": {"S": "p9"}, "sk": {"S": "never"}}}},
+                {
+                    "Update": {
+                        "TableName": "t",
+                        "Key": {"pk": {"S": "p1"}, "sk": {"S": "s2"}},
+                        "UpdateExpression": "SET v = :v",
+                        "ExpressionAttributeValues": {":v": {"N": "7"}},
+                    }
+                },
+                {"Delete": {"TableName": "t", "Key": {"pk": {"S": "p0"}, "sk": {"S": "s0"}}}},
+                {
+                    "ConditionCheck": {
+                        "TableName": "t",
+                        "Key": {"pk": {"S": "p3"}, "sk": {"S": "s3"}},
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+            ]
+        )
     seen.append([r["Code"] for r in failed.value.response["CancellationReasons"]])
     seen.append(sorted(str(i) for i in ddb.scan(TableName="t")["Items"]))
     return seen

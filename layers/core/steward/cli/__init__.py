@@ -42,6 +42,24 @@ def _parser() -> argparse.ArgumentParser:
     lineage.add_argument("--format", choices=["tree", "json", "dot", "mermaid"], default="tree")
     add_target_options(lineage)
 
+    compare = commands.add_parser("compare", help="what differs between two model versions (package ARNs)")
+    compare.add_argument("a", metavar="PACKAGE_A")
+    compare.add_argument("b", metavar="PACKAGE_B")
+    compare.add_argument("--json", action="store_true")
+    add_target_options(compare)
+
+    redrive = commands.add_parser("redrive", help="send a function's dead letters back to it, and report")
+    redrive.add_argument(
+        "function",
+        nargs="?",
+        default="RecordLineage",
+        help="the function's output prefix in the stack (default RecordLineage)",
+    )
+    redrive.add_argument("--stack", metavar="NAME", required=True, help="the deployed stack")
+    redrive.add_argument("--region")
+    redrive.add_argument("--limit", type=int, default=1000, help="at most this many messages")
+    redrive.add_argument("--json", action="store_true")
+
     deployments = commands.add_parser(
         "deployments", help="an endpoint's deployment history, or what served at a time"
     )
@@ -70,6 +88,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return commands.lineage(args)
         if args.command == "deployments":
             return commands.deployments(args)
+        if args.command == "compare":
+            return commands.compare(args)
+        if args.command == "redrive":
+            return commands.redrive(args)
     except ApiError as exc:
         return commands.fail(str(exc))
     except ValueError as exc:

@@ -81,12 +81,78 @@ def deployments(args: argparse.Namespace) -> int:
     return 0
 
 
+def compare(args: argparse.Namespace) -> int:
+    with api_for(args) as api:
+        answer = api.compare(args.a, args.b)
+    print(json.dumps(answer, indent=2) if args.json else compare_text(answer))
+    return 0
+
+
+def redrive(args: argparse.Namespace) -> int:
+    """Redrive a deployed stack's DLQ (`<Function>DLQUrl` and `<Function>FunctionName` outputs)."""
+    import boto3
+
+    from steward.adapters.queues import LambdaInvoker, SqsDeadLetters
+    from steward.redrive import redrive as redrive_letters
+
+    cfn = boto3.client("cloudformation", region_name=args.region)
+    outputs = {
+        o["OutputKey"]: o["OutputValue"]
+        for o in cfn.describe_stacks(StackName=args.stack)["Stacks"][0].get("Outputs", [])
+    }
+    queue, function = outputs.get(f"{args.function}DLQUrl"), outputs.get(f"{args.function}FunctionName")
+    if not queue or not function:
+        raise ApiError(
+            404, f"stack {args.stack} has no {args.function}DLQUrl / {args.function}FunctionName outputs"
+        )
+    region = cfn.meta.region_name
+    report = redrive_letters(
+        SqsDeadLetters(queue, region), LambdaInvoker(function, region), args.limit
+    ).as_dict()
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(
+            f"redriven: {len(report['redriven'])}, still failing: {len(report['failed'])}, "
+            f"unreadable: {report['unreadable']}"
+        )
+        for item in report["failed"]:
+            print(f"  {item['eventId']}: {item['error']}")
+    return 1 if report["failed"] else 0
+
+
+def _short(value: str) -> str:
+    return value.rsplit("model-package/", maxsplit=1)[-1]
+
+
+def compare_text(answer: dict[str, Any]) -> str:
+    a, b = _short(answer["a"]["id"]), _short(answer["b"]["id"])
+    rows = [f"{a} vs {b}: {len(answer['differences'])} differences"]
+    for diff in answer["differences"]:
+        if "onlyA" in diff:
+            for item in diff["onlyA"]:
+                rows.append(f"  {diff['field']:<20} only {a}: {item}")
+            for item in diff["onlyB"]:
+                rows.append(f"  {diff['field']:<20} only {b}: {item}")
+        else:
+            rows.append(f"  {diff['field']:<20} {a}: {diff['a']!s:<40.80} {b}: {diff['b']!s:.80}")
+    return "\n".join(rows)
+
+
+def serving_text(answer: dict[str, Any]) -> str:
+    return _serving_text(answer)
+
+
 def _serving_text(answer: dict[str, Any]) -> str:
+    name = answer["endpoint"].rsplit("/", 1)[-1]
     if not answer.get("endpointConfigName"):
-        return f"{answer['endpoint']} served nothing at {answer['at']}"
+        first = answer.get("firstRecordedAt")
+        if first and answer["at"] < first:
+            return f"{name}: nothing recorded before {first} (the first event Steward saw)"
+        return f"{name} served nothing at {answer['at']}"
     versions = (
         ", ".join(
-            f"{v['modelPackageArn'].split('model-package/')[-1]} ({v.get('status') or '?'})"
+            f"{v['modelPackageArn'].split('model-package/')[-1]} ({v.get('status') or 'status not recorded'})"
             for v in answer.get("versions", [])
         )
         or ", ".join(answer.get("models", []))

@@ -98,7 +98,9 @@ def serving_at(store: HistoryReader, endpoint_id: str, at: datetime) -> dict[str
         )
         if serving_now != config:
             config, since = serving_now, item["time"] if serving_now else None
+    first = min((h["time"] for h in store.history(endpoint_id)), default=None)
     result: dict[str, Any] = {
+        "firstRecordedAt": first,
         "endpoint": endpoint_id,
         "at": moment,
         "endpointConfigName": config,
