@@ -56,8 +56,8 @@ format: venv ## apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-build: tools ## sam build (needs python3.12 on PATH, found via pyenv when present)
-	PATH="$(PY312_BIN):$$PATH" $(TOOLS)/bin/sam build
+build: venv tools ## sam build (needs python3.12 on PATH, found via pyenv when present)
+	PATH="$(PY312_BIN):$$PATH" PIP="$(abspath $(BIN))/pip" $(TOOLS)/bin/sam build
 
 deploy: build ## sam deploy --config-env $(ENV)
 	$(TOOLS)/bin/sam deploy --config-env $(ENV)

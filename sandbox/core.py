@@ -864,7 +864,7 @@ class Sandbox:
         from botocore.awsrequest import AWSResponse
         from botocore.handlers import BUILTIN_HANDLERS
 
-        rng = random.Random(seed)
+        rng = random.Random(seed)  # noqa: S311 (reproducible fault schedules, not security)
         injected = Counter()
 
         def fail(model: Any, **kwargs: Any) -> Any:
