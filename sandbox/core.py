@@ -78,6 +78,13 @@ class _Tee(io.TextIOBase):
         return len(text)
 
 
+class _CurrentStdout(io.TextIOBase):
+    def write(self, text: str) -> int:
+        import sys
+
+        return sys.stdout.write(text)
+
+
 class Sandbox:
     """Steward on the embedded AWS. Use as a context manager; see DESIGN.md for the public API."""
 
@@ -106,7 +113,7 @@ class Sandbox:
         self.verbose = verbose
         self.logs: list[str] = []
         self.metrics: list[dict[str, Any]] = []
-        self.outbox: list[dict[str, Any]] = []
+        self.receiver: Any = None
         self.invocations: list[dict[str, Any]] = []
         self.aws_calls: Counter[str] = Counter()
         self.inventory: Inventory | None = None
@@ -160,6 +167,7 @@ class Sandbox:
         try:
             self._provision()
             self._capture_logs()
+            self._configure_notifications()
             if self.serve_api:
                 self._start_api()
             if self.serve_aws:
@@ -169,9 +177,45 @@ class Sandbox:
             raise
         return self
 
+    def _configure_notifications(self) -> None:
+        """Point the Slack secret at the local receiver and publish the policy, as an operator would."""
+        from sandbox.receiver import Receiver
+
+        assert self.inventory is not None
+        outputs = self.inventory.outputs
+        self.receiver = Receiver()
+        self.receiver.start()
+        if "SlackSecretName" in outputs:
+            import secrets
+
+            self.client("secretsmanager").put_secret_value(
+                SecretId=outputs["SlackSecretName"],
+                SecretString=json.dumps(
+                    {
+                        "bot_token": "xoxb-sandbox",
+                        "api_base_url": f"{self.receiver.url}/slack/api",
+                        "signing_secret": secrets.token_hex(16),
+                    }
+                ),
+            )
+        if self.policy is not None and "PolicyParameterName" in outputs:
+            from steward.policy import parse_policy
+
+            document = self._policy_json()
+            parse_policy(document)  # a bad policy fails here, naming the field, before anything runs
+            self.client("ssm").put_parameter(
+                Name=outputs["PolicyParameterName"],
+                Value=document,
+                Type="String",
+                Overwrite=True,
+                Tier="Advanced",
+            )
+
     def stop(self) -> None:
         if not self._started:
             return
+        if self.receiver is not None:
+            self.receiver.stop()
         if self._api is not None:
             self._api.stop()
             self._api = None
@@ -207,6 +251,15 @@ class Sandbox:
         if self._api is None:
             raise SandboxError("the local API is not served (Sandbox(serve_api=True))")
         return str(self._api.url)
+
+    @property
+    def outbox(self) -> list[dict[str, Any]]:
+        """Every notification delivered: Slack messages and webhooks (received over HTTP) and emails
+        (read back from the embedded SES), oldest first, as {"channel", "to", "subject", "text", ...}."""
+        from sandbox.outbox import emails_sent
+
+        received = list(self.receiver.records) if self.receiver else []
+        return received + emails_sent(self.region)
 
     def output(self, name: str) -> Any:
         """A stack output of the translated template (e.g. "LineageTableName")."""
@@ -343,7 +396,10 @@ class Sandbox:
         # Physical ids first (everything can Ref everything), then create what moto can hold.
         for logical, resource in included.items():
             resolver.physical[logical] = self._physical(logical, resource, resolver)
-        for logical, resource in included.items():
+        # Dead-letter queues before the queues whose redrive policy names them.
+        for logical, resource in sorted(
+            included.items(), key=lambda kv: "RedrivePolicy" in (kv[1].get("Properties") or {})
+        ):
             self._create(logical, resource, resolver)
         # Functions first: invoke configs, rules and event sources refer to them.
         ordered = sorted(included.items(), key=lambda kv: kv[1]["Type"] != "AWS::Lambda::Function")
@@ -482,7 +538,14 @@ class Sandbox:
                 key = gen.get("GenerateStringKey")
                 template = json.loads(gen.get("SecretStringTemplate", "{}")) if key else None
                 value = json.dumps({**(template or {}), key: generated}) if key else generated
-            self.client("secretsmanager").create_secret(Name=phys["Name"], SecretString=value)
+            created = self.client("secretsmanager").create_secret(Name=phys["Name"], SecretString=value)
+            phys["Ref"] = phys["Id"] = created["ARN"]  # what Ref returns, now that the ARN exists
+        elif kind == "AWS::SES::EmailIdentity":
+            identity = str(props["EmailIdentity"])
+            self.client("sesv2").create_email_identity(EmailIdentity=identity)
+            self.client("ses").verify_email_identity(
+                EmailAddress=identity
+            )  # as if the owner clicked the link
         elif kind == "AWS::SSM::Parameter":
             self.client("ssm").put_parameter(
                 Name=phys["Ref"],
@@ -760,8 +823,6 @@ class Sandbox:
                 "AWS_DEFAULT_REGION": self.region,
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory),
             }
-            if self.policy is not None:
-                env["STEWARD_POLICY_JSON"] = self._policy_json()
             stdout = io.StringIO()
             started = time.perf_counter()
             record: dict[str, Any] = {"function": spec.name}
@@ -797,9 +858,12 @@ class Sandbox:
 
     def _reset_process_caches(self) -> None:
         # One process hosts every function here; in Lambda each has its own process and settings.
+        from aws_lambda_powertools.utilities import parameters
+
         from steward.settings import get_settings
 
         get_settings.cache_clear()
+        parameters.clear_caches()
 
     def _capture_logs(self) -> None:
         """Handler logs (Powertools writes JSON lines to its stream) go to sb.logs while the sandbox runs."""
@@ -820,9 +884,9 @@ class Sandbox:
         from steward.observability import logger
 
         handler = logger.registered_handler
-        saved = getattr(self, "_saved_log_stream", None)
-        if isinstance(handler, logging.StreamHandler) and saved is not None and not isinstance(saved, _Tee):
-            handler.setStream(saved)
+        if isinstance(handler, logging.StreamHandler):
+            # Whatever stdout is then (pytest swaps it per test), not the stream of the day it was imported.
+            handler.setStream(_CurrentStdout())
 
     def _collect_metrics(self, printed: str) -> None:
         for raw in printed.splitlines():

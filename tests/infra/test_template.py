@@ -190,6 +190,22 @@ RULES_BY_DETAIL_TYPE = {
 }
 
 
+STATUS_FIELDS = (
+    "TrainingJobStatus",
+    "ProcessingJobStatus",
+    "TransformJobStatus",
+    "HyperParameterTuningJobStatus",
+    "currentPipelineExecutionStatus",
+)
+
+
+def _expected_rules(event: dict) -> set[str]:
+    expected = set(RULES_BY_DETAIL_TYPE[event["detail-type"]])
+    if any(event["detail"].get(field) in ("Failed", "Stopped") for field in STATUS_FIELDS):
+        expected.add("ReportJobFailureFunctionJobFailed")
+    return expected
+
+
 @pytest.mark.parametrize("path", all_event_files(), ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_each_sample_event_matches_exactly_its_rules(path):
     event = json.loads(path.read_text())
@@ -198,13 +214,21 @@ def test_each_sample_event_matches_exactly_its_rules(path):
         for name, rule in resources("AWS::Events::Rule").items()
         if "EventPattern" in rule["Properties"] and matches(rule["Properties"]["EventPattern"], event)
     }
-    assert matched == RULES_BY_DETAIL_TYPE[event["detail-type"]]
+    assert matched == _expected_rules(event)
+
+
+def test_job_failure_rule_ignores_other_statuses_and_step_events():
+    rule = resources("AWS::Events::Rule")["ReportJobFailureFunctionJobFailed"]["Properties"]["EventPattern"]
+    completed = json.loads((REPO / "events" / "training_job" / "completed.json").read_text())
+    step_failed = json.loads((REPO / "events" / "pipeline_step" / "train_failed.json").read_text())
+    assert not matches(rule, completed)
+    assert not matches(rule, step_failed)  # the execution's own Failed event reports it, once
 
 
 def test_rules_only_take_sagemaker_events():
     for name, rule in resources("AWS::Events::Rule").items():
         pattern = rule["Properties"].get("EventPattern")
-        if pattern and name.startswith("RecordLineage"):
+        if pattern and name.startswith(("RecordLineage", "ReportJobFailure")):
             assert pattern["source"] == ["aws.sagemaker"], name
             event = json.loads(all_event_files()[0].read_text())
             assert not matches(pattern, {**event, "source": "my.app"})

@@ -19,6 +19,11 @@ class Settings(BaseSettings):
     event_id_ttl_seconds: int = Field(7 * 24 * 3600, alias="EVENT_ID_TTL_SECONDS")
     # Describe calls one reconciler run may make (SageMaker Describe APIs are throttled per account).
     reconcile_budget: int = Field(100, alias="RECONCILE_BUDGET", ge=1, le=1000)
+    notifications_table: str = Field("steward-notifications", alias="NOTIFICATIONS_TABLE_NAME")
+    notification_queue_url: str = Field("", alias="NOTIFICATION_QUEUE_URL")
+    slack_secret_name: str = Field("steward/slack", alias="SLACK_SECRET_NAME")
+    webhook_secret_name: str | None = Field(None, alias="WEBHOOK_SECRET_NAME")
+    sender_email: str = Field("steward@example.com", alias="SENDER_EMAIL")
     target_role_arn: str | None = Field(None, alias="TARGET_ROLE_ARN")
 
 

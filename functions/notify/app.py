@@ -1,0 +1,56 @@
+"""notify: SQS batches of notifications → Slack, email and webhooks, routed by policy, deduplicated."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from steward.adapters.channels import EmailChannel, SlackChannel, WebhookChannel
+from steward.adapters.notification_store import NotificationStore
+from steward.notify.deliver import deliver
+from steward.notify.models import Notification
+from steward.observability import logger, metrics, tracer
+from steward.policy import load_policy
+from steward.settings import get_settings
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def record_handler(record: SQSRecord) -> dict[str, Any]:
+    notification = Notification.model_validate_json(record.body)  # invalid → this item fails, then the DLQ
+    settings, policy = get_settings(), load_policy()
+    store = NotificationStore(settings.notifications_table)
+    channels = {
+        "slack": SlackChannel(settings.slack_secret_name, store),
+        "email": EmailChannel(settings.sender_email),
+        "webhook": WebhookChannel(policy.webhooks, settings.webhook_secret_name),
+    }
+    report = deliver(notification, policy, store, channels)  # RetryLaterError → this item is retried
+    logger.info(
+        "notification handled",
+        extra={
+            "kind": notification.kind.value,
+            "sent": report.sent,
+            "failed": report.failed,
+            "deduplicated": report.deduplicated,
+        },
+    )
+    metrics.add_metric(
+        name="NotificationDeduplicated" if report.deduplicated else "NotificationSent",
+        unit=MetricUnit.Count,
+        value=1,
+    )
+    return {"sent": report.sent, "failed": report.failed, "deduplicated": report.deduplicated}
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

@@ -1,0 +1,109 @@
+"""DynamoDB access for notifications: dedupe markers, the delivery log, Slack thread anchors.
+
+pk "DEDUPE#<key>"               delivered targets (a string set), "*complete", expiresAt (TTL)
+pk "LOG#<yyyy-mm-dd>", sk time   one delivery attempt (channel, recipient, status, error)
+pk "THREAD#<key>#<channel>"     the Slack ts of a model version's first message
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from steward.adapters.clients import client
+from steward.adapters.lineage_store import from_item, to_dynamo
+
+LOG_RETENTION_DAYS = 90
+
+
+class NotificationStore:
+    def __init__(self, table: str) -> None:
+        self.table = table
+
+    @property
+    def _ddb(self) -> Any:
+        return client("dynamodb")
+
+    def claim(self, dedupe_key: str, window_seconds: int) -> tuple[bool, set[str]]:
+        """(first time in the window?, targets already served). One conditional write."""
+        now = int(time.time())
+        key = {"pk": {"S": f"DEDUPE#{dedupe_key}"}, "sk": {"S": "-"}}
+        try:
+            self._ddb.put_item(
+                TableName=self.table,
+                Item={**key, "expiresAt": {"N": str(now + window_seconds)}, "firstSeen": {"N": str(now)}},
+                ConditionExpression="attribute_not_exists(pk) OR expiresAt < :now",
+                ExpressionAttributeValues={":now": {"N": str(now)}},
+            )
+        except self._ddb.exceptions.ConditionalCheckFailedException:
+            item = self._ddb.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item", {})
+            return False, set(item.get("delivered", {}).get("SS", []))
+        return True, set()
+
+    def mark(self, dedupe_key: str, target_key: str) -> None:
+        self._ddb.update_item(
+            TableName=self.table,
+            Key={"pk": {"S": f"DEDUPE#{dedupe_key}"}, "sk": {"S": "-"}},
+            UpdateExpression="ADD delivered :t",
+            ExpressionAttributeValues={":t": {"SS": [target_key]}},
+        )
+
+    def complete(self, dedupe_key: str) -> None:
+        self.mark(dedupe_key, "*complete")
+
+    def record(self, attempt: dict[str, Any]) -> None:
+        now = datetime.now(UTC)
+        item = {
+            "pk": f"LOG#{now:%Y-%m-%d}",
+            "sk": f"{now.isoformat()}#{uuid.uuid4().hex[:8]}",
+            "time": now.isoformat(),
+            "expiresAt": int(now.timestamp()) + LOG_RETENTION_DAYS * 86400,
+            **attempt,
+        }
+        self._ddb.put_item(
+            TableName=self.table, Item={k: to_dynamo(v) for k, v in item.items() if v is not None}
+        )
+
+    def attempts(self, since: datetime, failed_only: bool = False, limit: int = 500) -> list[dict[str, Any]]:
+        """Delivery attempts since `since`, newest first (one Query per day)."""
+        found: list[dict[str, Any]] = []
+        day = datetime.now(UTC).date()
+        while day >= since.date() and len(found) < limit:
+            response = self._ddb.query(
+                TableName=self.table,
+                KeyConditionExpression="pk = :p AND sk >= :s",
+                ScanIndexForward=False,
+                ExpressionAttributeValues={
+                    ":p": {"S": f"LOG#{day:%Y-%m-%d}"},
+                    ":s": {"S": since.isoformat()},
+                },
+            )
+            for raw in response.get("Items", []):
+                item = {k: v for k, v in from_item(raw).items() if k not in ("pk", "sk", "expiresAt")}
+                if not failed_only or item.get("status") == "failed":
+                    found.append(item)
+            day -= timedelta(days=1)
+        return found[:limit]
+
+    def thread(self, thread_key: str, channel: str) -> str | None:
+        item = self._ddb.get_item(
+            TableName=self.table, Key={"pk": {"S": f"THREAD#{thread_key}#{channel}"}, "sk": {"S": "-"}}
+        ).get("Item")
+        return item["ts"]["S"] if item else None
+
+    def set_thread(self, thread_key: str, channel: str, ts: str) -> None:
+        """Remember the first message of a thread; a later one never moves the anchor."""
+        with contextlib.suppress(self._ddb.exceptions.ConditionalCheckFailedException):
+            self._ddb.put_item(
+                TableName=self.table,
+                Item={
+                    "pk": {"S": f"THREAD#{thread_key}#{channel}"},
+                    "sk": {"S": "-"},
+                    "ts": {"S": ts},
+                    "expiresAt": {"N": str(int(time.time()) + 180 * 86400)},
+                },
+                ConditionExpression="attribute_not_exists(pk)",
+            )

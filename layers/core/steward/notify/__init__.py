@@ -1,0 +1,1 @@
+"""Notifications: one contract, rendered per channel, routed by policy, deduplicated, logged."""

@@ -1,0 +1,113 @@
+"""Use case: deliver one notification to every target its route names, once per dedupe window."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from steward.notify.models import Notification
+from steward.policy import Policy
+
+
+class DeliveryError(Exception):
+    """A delivery failed. `permanent` failures (bad address, 4xx) are recorded and not retried."""
+
+    def __init__(self, message: str, *, permanent: bool) -> None:
+        self.permanent = permanent
+        super().__init__(message)
+
+
+class RetryLaterError(Exception):
+    """At least one target failed in a way worth retrying: the message goes back to the queue."""
+
+
+@dataclass(frozen=True)
+class Target:
+    channel: str  # slack | email | webhook
+    address: str  # channel name / email address / webhook name
+
+    @property
+    def key(self) -> str:
+        return f"{self.channel}:{self.address}"
+
+
+class Channel(Protocol):
+    def send(self, target: Target, notification: Notification) -> dict[str, Any]: ...
+
+
+class DeliveryLog(Protocol):
+    def claim(self, dedupe_key: str, window_seconds: int) -> tuple[bool, set[str]]: ...
+    def mark(self, dedupe_key: str, target_key: str) -> None: ...
+    def complete(self, dedupe_key: str) -> None: ...
+    def record(self, attempt: dict[str, Any]) -> None: ...
+
+
+@dataclass
+class DeliveryReport:
+    deduplicated: bool = False
+    sent: list[str] = field(default_factory=list)
+    failed: list[dict[str, str]] = field(default_factory=list)
+
+
+def plan(notification: Notification, policy: Policy) -> list[Target]:
+    """The targets: explicit recipients (approval links go to one approver each), else the route."""
+    if notification.recipients is not None:
+        return [Target("email" if "@" in r else "slack", r) for r in notification.recipients]
+    route = policy.routes(notification.model_group).for_severity(notification.severity)
+    if route is None:
+        return []
+    return (
+        [Target("slack", c) for c in route.slack]
+        + [Target("email", a) for a in route.email]
+        + [Target("webhook", w) for w in route.webhooks]
+    )
+
+
+def deliver(
+    notification: Notification, policy: Policy, log: DeliveryLog, channels: dict[str, Channel]
+) -> DeliveryReport:
+    """Send to each target not yet served for this dedupe key; raise RetryLaterError if one should retry."""
+    report = DeliveryReport()
+    is_new, done = log.claim(notification.dedupe_key, policy.dedupe_window_seconds)
+    base = {
+        "dedupeKey": notification.dedupe_key,
+        "kind": notification.kind.value,
+        "subject": notification.subject[:200],
+        "severity": notification.severity.value,
+    }
+    if not is_new and "*complete" in done:
+        report.deduplicated = True
+        log.record({**base, "channel": "-", "recipient": "-", "status": "deduplicated"})
+        return report
+    retry: list[str] = []
+    for target in plan(notification, policy):
+        if target.key in done:
+            continue  # delivered by an earlier attempt of this notification
+        try:
+            details = channels[target.channel].send(target, notification)
+        except DeliveryError as exc:
+            log.record(
+                {
+                    **base,
+                    "channel": target.channel,
+                    "recipient": target.address,
+                    "status": "failed",
+                    "error": str(exc)[:500],
+                    "permanent": exc.permanent,
+                }
+            )
+            report.failed.append({"target": target.key, "error": str(exc)[:500]})
+            if exc.permanent:
+                log.mark(notification.dedupe_key, target.key)
+            else:
+                retry.append(target.key)
+            continue
+        log.mark(notification.dedupe_key, target.key)
+        log.record(
+            {**base, "channel": target.channel, "recipient": target.address, "status": "sent", **details}
+        )
+        report.sent.append(target.key)
+    if retry:
+        raise RetryLaterError(f"will retry {', '.join(retry)}")
+    log.complete(notification.dedupe_key)
+    return report

@@ -1,0 +1,84 @@
+"""Use case: a job or pipeline that Failed or was Stopped becomes a job-failed notification."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from steward.errors import NotFoundError
+from steward.events import models as ev
+from steward.notify.models import Fact, Kind, Link, Notification
+from steward.policy import Policy, Severity
+
+PIPELINE_TAG = "sagemaker:pipeline-execution-arn"
+_CONSOLE = "https://{region}.console.aws.amazon.com/sagemaker/home?region={region}#/{path}"
+
+
+class PipelineDescriber(Protocol):
+    def describe(self, operation: str, **kwargs: Any) -> dict[str, Any]: ...
+
+
+def _pipeline_name(execution_arn: str | None) -> str | None:
+    return (
+        execution_arn.split(":pipeline/", 1)[1].split("/", 1)[0]
+        if execution_arn and ":pipeline/" in execution_arn
+        else None
+    )
+
+
+def job_failure(event: Any, policy: Policy, sagemaker: PipelineDescriber) -> Notification | None:
+    """The notification for a failed or stopped job/pipeline, or None for any other state."""
+    d = event.detail
+    if isinstance(event, ev.PipelineExecutionStatusChange):
+        status, name, arn = (
+            d.current_pipeline_execution_status,
+            d.pipeline_execution_display_name,
+            d.pipeline_execution_arn,
+        )
+        pipeline = _pipeline_name(arn)
+        kind_label, reason = "Pipeline execution", None
+        try:  # the execution event does not carry the reason; DescribePipelineExecution does
+            reason = sagemaker.describe("describe_pipeline_execution", PipelineExecutionArn=arn).get(
+                "FailureReason"
+            )
+        except NotFoundError:
+            reason = None
+        path = f"pipelines/{pipeline}/executions/{arn.rsplit('/', 1)[-1]}"
+    else:
+        fields = {
+            ev.TrainingJobStateChange: ("Training job", "training_job", "jobs"),
+            ev.ProcessingJobStateChange: ("Processing job", "processing_job", "processing-jobs"),
+            ev.TransformJobStateChange: ("Transform job", "transform_job", "transform-jobs"),
+            ev.TuningJobStateChange: ("Tuning job", "hyper_parameter_tuning_job", "hyper-tuning-jobs"),
+        }[type(event)]
+        kind_label, prefix, console = fields
+        status, name, arn = (
+            getattr(d, f"{prefix}_status"),
+            getattr(d, f"{prefix}_name"),
+            getattr(d, f"{prefix}_arn"),
+        )
+        reason = d.failure_reason
+        pipeline = _pipeline_name(d.tags.get(PIPELINE_TAG))
+        path = f"{console}/{name}"
+    if status not in ("Failed", "Stopped"):
+        return None
+    group = policy.group_of_pipeline(pipeline)
+    facts = [Fact(label="Status", value=status)]
+    if reason:
+        facts.append(Fact(label="Reason", value=reason[:1024]))
+    if pipeline:
+        facts.append(Fact(label="Pipeline", value=pipeline))
+    secondary = getattr(d, "secondary_status", None)
+    if secondary and secondary != status:
+        facts.append(Fact(label="Secondary status", value=secondary))
+    facts.append(Fact(label="Account / region", value=f"{event.account} / {event.region}"))
+    return Notification(
+        kind=Kind.JOB_FAILED,
+        severity=Severity.CRITICAL if status == "Failed" else Severity.WARNING,
+        subject=f"{kind_label} {name} {status.lower()}"[:250],
+        summary=(reason or f"{kind_label} {name} is {status}.")[:3000],
+        model_group=group,
+        facts=facts,
+        links=[Link(text="Open in SageMaker", url=_CONSOLE.format(region=event.region, path=path))],
+        dedupe_key=f"job-failed:{arn}:{status}",
+        source_event_id=event.id,
+    )

@@ -1,0 +1,69 @@
+"""The notification contract every function enqueues (none calls Slack or SES inline)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from steward.policy import Severity
+
+MAX_TEXT = 3000
+
+
+class Kind(StrEnum):
+    APPROVAL_REQUESTED = "approval-requested"
+    APPROVAL_REMINDER = "approval-reminder"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    DEPLOYMENT_STARTED = "deployment-started"
+    DEPLOYMENT_SUCCEEDED = "deployment-succeeded"
+    DEPLOYMENT_FAILED = "deployment-failed"
+    DEPLOYMENT_ROLLED_BACK = "deployment-rolled-back"
+    JOB_FAILED = "job-failed"
+    MONITOR_VIOLATION = "monitor-violation"
+    ALARM = "alarm"
+    ALARM_RECOVERED = "alarm-recovered"
+
+
+class Fact(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    label: str = Field(max_length=100)
+    value: str = Field(max_length=MAX_TEXT)
+
+
+class Link(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    text: str = Field(max_length=200)
+    url: str = Field(max_length=2000)
+
+    @field_validator("url")
+    @classmethod
+    def _safe_scheme(cls, value: str) -> str:
+        # Links are rendered as buttons and anchors: only web links, never javascript: or data:.
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("links are http(s) URLs")
+        return value
+
+
+class Notification(BaseModel):
+    """What happened, for whom, how urgent, and how to recognise a repeat of it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Kind
+    severity: Severity
+    subject: str = Field(min_length=1, max_length=250)
+    summary: str = Field("", max_length=MAX_TEXT)
+    model_group: str | None = None
+    model_version: int | None = None
+    facts: list[Fact] = Field(default_factory=list, max_length=20)
+    links: list[Link] = Field(default_factory=list, max_length=10)
+    dedupe_key: str = Field(min_length=1, max_length=500)
+    thread_key: str | None = Field(None, max_length=500)
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    source_event_id: str | None = None
+    recipients: list[str] | None = Field(
+        None, description="explicit recipients (approval links); else the route"
+    )

@@ -1,0 +1,168 @@
+"""The policy document (DESIGN.md "Policy"): one validated model, a default entry and one per model group.
+
+Loaded from, in order: STEWARD_POLICY_JSON (the sandbox, tests), the SSM parameter named by
+POLICY_PARAMETER (Powertools Parameters, cached), else the default shipped with the layer. A bad
+policy raises PolicyError naming each bad field; nothing is half-applied.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+DEFAULT_POLICY_FILE = Path(__file__).with_name("policy_default.yaml")
+
+
+class PolicyError(ValueError):
+    def __init__(self, errors: list[str]) -> None:
+        self.errors = errors
+        super().__init__("invalid policy: " + "; ".join(errors))
+
+
+class Severity(StrEnum):
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Route(Strict):
+    """Where notifications of one severity go."""
+
+    slack: list[str] = Field(default_factory=list, description="Slack channels (#name or id)")
+    email: list[str] = Field(default_factory=list)
+    webhooks: list[str] = Field(default_factory=list, description="names of webhooks defined in the policy")
+
+    @field_validator("email")
+    @classmethod
+    def _emails(cls, value: list[str]) -> list[str]:
+        for address in value:
+            local, _, domain = address.partition("@")
+            if not local or "." not in domain or any(c.isspace() for c in address):
+                raise ValueError(f"{address!r} is not an email address")
+        return value
+
+    @field_validator("slack")
+    @classmethod
+    def _channels(cls, value: list[str]) -> list[str]:
+        for channel in value:
+            if not channel or any(c.isspace() for c in channel):
+                raise ValueError(f"{channel!r} is not a Slack channel")
+        return value
+
+
+class Routes(Strict):
+    info: Route | None = None
+    warning: Route | None = None
+    critical: Route | None = None
+
+    def for_severity(self, severity: Severity) -> Route | None:
+        return getattr(self, severity.value)  # type: ignore[no-any-return]
+
+
+class Webhook(Strict):
+    url: str
+    secret_name: str | None = Field(None, description="Secrets Manager secret holding the signing key")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+            raise ValueError("webhooks are https (plain http only on loopback, for the sandbox)")
+        return value
+
+
+class GroupPolicy(Strict):
+    notifications: Routes | None = None
+    pipelines: list[str] = Field(
+        default_factory=list, description="pipelines whose jobs belong to this group"
+    )
+
+
+class Policy(Strict):
+    version: int = 1
+    default: GroupPolicy
+    groups: dict[str, GroupPolicy] = Field(default_factory=dict)
+    webhooks: dict[str, Webhook] = Field(default_factory=dict)
+    dedupe_window_seconds: int = Field(3600, ge=60, le=7 * 24 * 3600)
+
+    def group(self, name: str | None) -> GroupPolicy:
+        return self.groups.get(name or "", self.default)
+
+    def routes(self, group: str | None) -> Routes:
+        entry = self.group(group)
+        return entry.notifications or self.default.notifications or Routes()
+
+    def group_of_pipeline(self, pipeline: str | None) -> str | None:
+        for name, entry in self.groups.items():
+            if pipeline and pipeline.lower() in (p.lower() for p in entry.pipelines):
+                return name
+        return None
+
+    @model_validator(mode="after")
+    def _webhooks_exist(self) -> Policy:
+        for group, entry in [("default", self.default), *self.groups.items()]:
+            routes = entry.notifications
+            for severity in Severity:
+                route = routes.for_severity(severity) if routes else None
+                for name in route.webhooks if route else []:
+                    if name not in self.webhooks:
+                        raise ValueError(
+                            f"groups.{group}.notifications.{severity.value}.webhooks: no webhook {name!r}"
+                        )
+        return self
+
+
+def parse_policy(document: Any) -> Policy:
+    """Validate a policy document (a dict, or JSON/YAML text); PolicyError lists every bad field."""
+    if isinstance(document, str | bytes):
+        text = document.decode() if isinstance(document, bytes) else document
+        try:
+            document = json.loads(text)
+        except ValueError:
+            import yaml
+
+            try:
+                document = yaml.safe_load(text)
+            except yaml.YAMLError as exc:
+                raise PolicyError([f"(document): not JSON or YAML: {str(exc)[:200]}"]) from None
+    if not isinstance(document, dict):
+        raise PolicyError(["(document): a policy is a mapping"])
+    try:
+        return Policy.model_validate(document)
+    except ValidationError as exc:
+        raise PolicyError(
+            [
+                f"{'.'.join(str(p) for p in e['loc']) or '(document)'}: {e['msg']}"
+                for e in exc.errors(include_url=False)
+            ]
+        ) from None
+
+
+@lru_cache(maxsize=1)
+def _default_policy() -> Policy:
+    return parse_policy(DEFAULT_POLICY_FILE.read_text())
+
+
+def load_policy() -> Policy:
+    """The policy in force for this invocation (cached by Powertools Parameters for SSM)."""
+    inline = os.environ.get("STEWARD_POLICY_JSON")
+    if inline:
+        return parse_policy(inline)
+    parameter = os.environ.get("POLICY_PARAMETER")
+    if parameter:
+        from aws_lambda_powertools.utilities import parameters
+
+        value = parameters.get_parameter(parameter, max_age=300)
+        if value and value.strip() not in ("", "default"):
+            return parse_policy(value)
+    return _default_policy()
