@@ -201,7 +201,8 @@ class Sandbox:
         if self.policy is not None and "PolicyParameterName" in outputs:
             from steward.policy import parse_policy
 
-            document = self._policy_json()
+            # Webhooks in a sandbox policy may point at the local receiver: ${sandbox.receiver}/webhooks/NAME
+            document = self._policy_json().replace("${sandbox.receiver}", self.receiver.url)
             parse_policy(document)  # a bad policy fails here, naming the field, before anything runs
             self.client("ssm").put_parameter(
                 Name=outputs["PolicyParameterName"],
@@ -353,9 +354,21 @@ class Sandbox:
             outcome = self._invoke(target, event)
             return bool(outcome["ok"]), outcome.get("error")
 
-        reports = [
+        sqs = self.client("sqs")
+        reports = []
+        queue_dlqs = self._queue_dlqs(spec)
+        for source, dlq in queue_dlqs:  # a queue's DLQ: move the messages back onto the queue
+
+            def forward(body: Any, _arn: str | None, source: str = source) -> tuple[bool, str | None]:
+                sqs.send_message(QueueUrl=source, MessageBody=json.dumps(body))
+                return True, None
+
+            reports.append(redrive(SqsDeadLetters(dlq, self.region, visibility_timeout=0), forward).as_dict())
+        skip = {dlq for _, dlq in queue_dlqs}
+        reports += [
             redrive(SqsDeadLetters(url, self.region, visibility_timeout=0), invoke).as_dict()
             for url in self._dlq_urls(spec)
+            if url not in skip
         ]
         self.drain()
         merged: dict[str, Any] = {"redriven": [], "failed": [], "unreadable": 0}
@@ -670,9 +683,26 @@ class Sandbox:
                 return spec
         raise SandboxError(f"no function {name!r} in the template (have: {', '.join(self.function_names())})")
 
+    def _queue_dlqs(self, spec: FunctionSpec) -> list[tuple[str, str]]:
+        """(source queue URL, its dead-letter queue URL) for each SQS event source of the function."""
+        assert self.inventory is not None
+        sqs, pairs = self.client("sqs"), []
+        for mapping in self.inventory.queue_mappings:
+            if mapping.function != spec.logical_id:
+                continue
+            attributes = sqs.get_queue_attributes(
+                QueueUrl=mapping.queue_url, AttributeNames=["RedrivePolicy"]
+            )
+            policy = json.loads(attributes.get("Attributes", {}).get("RedrivePolicy") or "{}")
+            target = str(policy.get("deadLetterTargetArn", "")).rsplit(":", 1)[-1]
+            if target:
+                pairs.append((mapping.queue_url, sqs.get_queue_url(QueueName=target)["QueueUrl"]))
+        return pairs
+
     def _dlq_urls(self, spec: FunctionSpec) -> list[str]:
         assert self.inventory is not None
         urls = [spec.on_failure] if spec.on_failure else []
+        urls += [dlq for _, dlq in self._queue_dlqs(spec)]
         for rule in self.inventory.rules:
             urls += [t["dlq"] for t in rule.targets if t["function"] == spec.logical_id and t["dlq"]]
         return list(dict.fromkeys(urls))

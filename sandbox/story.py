@@ -17,6 +17,8 @@ EVENTS_DIR = REPO_ROOT / "events"
 STORY = EVENTS_DIR / "story_churn.jsonl"
 RESOURCES = EVENTS_DIR / "sagemaker_resources.json"
 CANDIDATE = EVENTS_DIR / "model_package" / "rejected.json"  # version 4, registered days later: a candidate
+JOB_FAILURE = EVENTS_DIR / "training_job" / "failed.json"  # the 2026-11-04 nightly ran out of memory
+OUTBOX_DIR = Path("demo-output")
 ACCOUNT_ARN = "arn:aws:sagemaker:us-east-1:123456789012"
 
 _SHORT_TYPES = {
@@ -122,7 +124,7 @@ def run_demo(out: TextIO | None = None) -> int:
         "Steward demo: the nightly churn pipeline, from raw data to a serving endpoint, on the embedded "
         "sandbox (moto; no AWS account).\n\n"
     )
-    events = load_events([STORY, CANDIDATE])
+    events = load_events([STORY, CANDIDATE, JOB_FAILURE])
     with Sandbox() as sb:
         created = create_sagemaker_resources(sb.client("sagemaker"), json.loads(RESOURCES.read_text()))
         out.write(
@@ -138,6 +140,7 @@ def run_demo(out: TextIO | None = None) -> int:
         out.write("\nLineage: from the raw snapshot to the endpoint\n")
         out.write(tree(sb.lineage(raw[0], "downstream", depth=12) if raw else graph) + "\n")
         _answer_questions(sb, out)
+        _show_outbox(sb, out)
         serving = [n for n in graph["nodes"] if n["kind"] == "endpoint"]
         failed = sum(1 for r in results for t in r["targets"] if not t["ok"])
         elapsed = time.perf_counter() - started
@@ -233,3 +236,22 @@ def _answer_questions(sb: Sandbox, out: TextIO) -> None:
         f"{ACCOUNT_ARN}:model-package/churn-models/3", f"{ACCOUNT_ARN}:model-package/churn-models/4"
     )
     out.write("   " + compare_text(answer).replace("\n", "\n   ") + "\n")
+
+
+def _show_outbox(sb: Sandbox, out: TextIO) -> None:
+    """What people were told, and the messages written out to read (emails as .eml and .html)."""
+    outbox = sb.outbox
+    out.write(f"\nNotifications delivered ({len(outbox)}), written to {OUTBOX_DIR}/:\n")
+    OUTBOX_DIR.mkdir(exist_ok=True)
+    for old in OUTBOX_DIR.iterdir():
+        if old.is_file():
+            old.unlink()
+    for i, message in enumerate(outbox, 1):
+        out.write(f"   {message['channel']:<7} → {message['to']:<28} {str(message.get('subject'))[:90]}\n")
+        stem = OUTBOX_DIR / f"{i:02d}-{message['channel']}"
+        if message["channel"] == "email" and message.get("raw"):
+            stem.with_suffix(".eml").write_text(message["raw"])
+            if message.get("html"):
+                stem.with_suffix(".html").write_text(message["html"])
+        else:
+            stem.with_suffix(".json").write_text(json.dumps(message.get("raw"), indent=2))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -12,6 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from steward import __version__
 from steward.adapters.lineage_store import LineageStore
+from steward.adapters.notification_store import NotificationStore
 from steward.errors import NotFoundError
 from steward.lineage import api_support as check
 from steward.lineage import compare, deployments, query
@@ -64,6 +66,16 @@ def endpoint_deployments(
 @app.get("/endpoints/<name>/serving")
 def endpoint_serving(name: str, at: Annotated[str, Query(max_length=64)]) -> dict[str, Any]:
     return deployments.serving_at(_store(), _endpoint(name), check.timestamp(at))
+
+
+@app.get("/notifications")
+def notifications(
+    since: Annotated[str | None, Query(max_length=64)] = None, failed: bool = False
+) -> dict[str, Any]:
+    start = check.timestamp(since) if since else datetime.now(UTC) - timedelta(days=1)
+    return {
+        "items": NotificationStore(get_settings().notifications_table).attempts(start, failed_only=failed)
+    }
 
 
 @app.get("/openapi.json")

@@ -73,6 +73,7 @@ def test_demo_exits_zero_and_tells_the_chain():
     assert result.returncode == 0, result.stderr[-2000:]
     assert "dataset: s3://churn-datalake-123456789012/raw/customers/dt=2026-11-01" in result.stdout
     assert "endpoint: churn-prod [InService]" in result.stdout
-    assert "Summary: 32 events, 0 failed" in result.stdout
+    assert "Summary: 33 events, 0 failed" in result.stdout
+    assert "Notifications delivered (2)" in result.stdout
     assert "1. What is serving on churn-prod" in result.stdout
     assert "churn-models/3 vs churn-models/4" in result.stdout

@@ -48,6 +48,12 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--json", action="store_true")
     add_target_options(compare)
 
+    notes = commands.add_parser("notifications", help="the delivery log: every attempt, newest first")
+    notes.add_argument("--since", metavar="TIME", help="ISO-8601 (default: the last 24 hours)")
+    notes.add_argument("--failed", action="store_true", help="only failed attempts")
+    notes.add_argument("--json", action="store_true")
+    add_target_options(notes)
+
     redrive = commands.add_parser("redrive", help="send a function's dead letters back to it, and report")
     redrive.add_argument(
         "function",
@@ -90,6 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return commands.deployments(args)
         if args.command == "compare":
             return commands.compare(args)
+        if args.command == "notifications":
+            return commands.notifications(args)
         if args.command == "redrive":
             return commands.redrive(args)
     except ApiError as exc:

@@ -88,6 +88,25 @@ def compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def notifications(args: argparse.Namespace) -> int:
+    with api_for(args) as api:
+        answer = api.notifications(args.since, args.failed)
+    if args.json:
+        print(json.dumps(answer, indent=2))
+        return 0
+    print(f"  {'time':<32} {'status':<13} {'channel':<8} {'recipient':<30} subject")
+    for item in answer["items"]:
+        print(
+            f"  {item.get('time', ''):<32} {item.get('status', ''):<13} {item.get('channel', ''):<8} "
+            f"{str(item.get('recipient', ''))[:30]:<30} {str(item.get('subject', ''))[:60]}"
+        )
+        if item.get("error"):
+            print(f"      error: {item['error']}")
+    if not answer["items"]:
+        print("  (no delivery attempts in that window)")
+    return 0
+
+
 def redrive(args: argparse.Namespace) -> int:
     """Redrive a deployed stack's DLQ (`<Function>DLQUrl` and `<Function>FunctionName` outputs)."""
     import boto3
@@ -100,15 +119,23 @@ def redrive(args: argparse.Namespace) -> int:
         o["OutputKey"]: o["OutputValue"]
         for o in cfn.describe_stacks(StackName=args.stack)["Stacks"][0].get("Outputs", [])
     }
-    queue, function = outputs.get(f"{args.function}DLQUrl"), outputs.get(f"{args.function}FunctionName")
-    if not queue or not function:
-        raise ApiError(
-            404, f"stack {args.stack} has no {args.function}DLQUrl / {args.function}FunctionName outputs"
-        )
     region = cfn.meta.region_name
-    report = redrive_letters(
-        SqsDeadLetters(queue, region), LambdaInvoker(function, region), args.limit
-    ).as_dict()
+    queue = outputs.get(f"{args.function}DLQUrl")
+    if args.function == "Notify" and queue and outputs.get("NotificationQueueUrl"):
+        # A queue's dead letters go back onto the queue; the notifier skips targets already served.
+        source, sqs = outputs["NotificationQueueUrl"], boto3.client("sqs", region_name=region)
+
+        def forward(body: Any, _arn: str | None) -> tuple[bool, str | None]:
+            sqs.send_message(QueueUrl=source, MessageBody=json.dumps(body))
+            return True, None
+
+        report = redrive_letters(SqsDeadLetters(queue, region), forward, args.limit).as_dict()
+    else:
+        function = outputs.get(f"{args.function}FunctionName")
+        if not queue or not function:
+            raise ApiError(404, f"stack {args.stack} has no {args.function}DLQUrl / FunctionName outputs")
+        invoker = LambdaInvoker(function, region)
+        report = redrive_letters(SqsDeadLetters(queue, region), invoker, args.limit).as_dict()
     if args.json:
         print(json.dumps(report, indent=2))
     else:

@@ -75,6 +75,9 @@ class StewardApi:
     def lineage(self, node_id: str, direction: str, depth: int) -> dict[str, Any]:
         return self.get("/lineage", id=node_id, direction=direction, depth=depth)  # type: ignore[no-any-return]
 
+    def notifications(self, since: str | None, failed: bool) -> dict[str, Any]:
+        return self.get("/notifications", since=since, failed="true" if failed else None)  # type: ignore[no-any-return]
+
     def compare(self, a: str, b: str) -> dict[str, Any]:
         return self.get("/compare", a=a, b=b)  # type: ignore[no-any-return]
 

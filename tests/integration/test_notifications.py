@@ -1,0 +1,157 @@
+"""Notifications end to end on the sandbox: job failure → queue → notifier → Slack, email, webhooks."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import hmac
+import json
+
+import pytest
+
+from sandbox import Sandbox
+from tests.conftest import load
+
+HOSTILE = "<img src=x onerror=alert(1)> <!channel> *bold* <https://evil.example|click here>"
+POLICY = {
+    "default": {
+        "notifications": {
+            "critical": {"slack": ["#ops"], "email": ["ops@example.com"], "webhooks": ["pager"]}
+        }
+    },
+    "webhooks": {"pager": {"url": "${sandbox.receiver}/webhooks/pager"}},
+}
+
+
+@pytest.fixture
+def sb():
+    with Sandbox(serve_api=False) as sandbox:
+        yield sandbox
+
+
+def by_channel(outbox, channel):
+    return [m for m in outbox if m["channel"] == channel]
+
+
+def test_a_job_failure_sends_one_slack_message_and_one_email(sb):
+    # Given the default policy (churn-train belongs to churn-models: #churn-ml and one address)
+    results = sb.put_events([load("training_job/failed.json")])
+    # Then one Slack message and one email, readable and correct
+    assert [t["function"] for t in results[0]["targets"]] == ["report_job_failure", "record_lineage"]
+    slack, email = by_channel(sb.outbox, "slack"), by_channel(sb.outbox, "email")
+    assert [m["to"] for m in slack] == ["#churn-ml"]
+    assert [m["to"] for m in email] == ["retention-ds@example.com"]
+    assert "failed" in email[0]["subject"] and "[CRITICAL]" in email[0]["subject"]
+    assert "std::bad_alloc" in email[0]["text"] or "AlgorithmError" in email[0]["text"]
+    assert email[0]["html"] and email[0]["links"][0].startswith(
+        "https://us-east-1.console.aws.amazon.com/sagemaker/"
+    )
+
+
+def test_duplicated_and_repeated_events_send_once(sb):
+    failed = load("training_job/failed.json")
+    sb.put_events([failed, failed, dict(failed, id="another-id-same-state")])
+    assert len(by_channel(sb.outbox, "slack")) == 1
+    assert len(by_channel(sb.outbox, "email")) == 1
+
+
+def test_stopped_job_is_a_warning_and_completed_jobs_say_nothing(sb):
+    sb.put_events([load("training_job/stopped_max_runtime.json"), load("training_job/completed.json")])
+    subjects = [m["subject"] for m in by_channel(sb.outbox, "email")]
+    assert len(subjects) == 1 and "stopped" in subjects[0] and "[CRITICAL]" not in subjects[0]
+
+
+def test_pipeline_failure_reason_comes_from_describe_or_degrades(sb):
+    result = sb.put_events([load("pipeline_execution/failed.json")])[0]
+    assert all(t["ok"] for t in result["targets"])
+    assert len(by_channel(sb.outbox, "slack")) == 1
+
+
+def test_hostile_failure_reason_is_escaped_everywhere(sb):
+    event = copy.deepcopy(load("processing_job/failed.json"))
+    event["detail"]["FailureReason"] = HOSTILE
+    sb.put_events([event])
+    slack = by_channel(sb.outbox, "slack")[0]
+    assert "<!channel>" not in json.dumps(slack["raw"]) and "<https://evil" not in json.dumps(slack["raw"])
+    email = by_channel(sb.outbox, "email")[0]
+    assert "<img" not in email["html"] and "&lt;img src=x" in email["html"]
+
+
+def test_webhook_is_signed_verifiably_and_retried_on_429_then_5xx():
+    with Sandbox(serve_api=False, policy=POLICY) as sb:
+        sb.receiver.fail("/webhooks/pager", times=1, status=429, retry_after=0)
+        sb.receiver.fail("/webhooks/pager", times=1, status=503)
+        sb.put_events([load("transform_job/failed.json")])
+        hooks = by_channel(sb.outbox, "webhook")
+        assert len(hooks) == 1
+        headers, body = hooks[0]["headers"], hooks[0]["body"].encode()
+        secret = json.loads(
+            sb.client("secretsmanager").get_secret_value(SecretId="steward/local/webhook-signing")[
+                "SecretString"
+            ]
+        )["signing_key"]
+        signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
+        expected = base64.b64encode(hmac.new(secret.encode(), signed, hashlib.sha256).digest()).decode()
+        assert headers["webhook-signature"] == f"v1,{expected}"
+        assert json.loads(body)["type"] == "steward.job-failed"
+
+
+def test_permanent_webhook_failure_is_logged_not_retried_forever():
+    with Sandbox(serve_api=False, policy=POLICY) as sb:
+        sb.receiver.fail("/webhooks/pager", times=100, status=410)
+        sb.put_events([load("transform_job/failed.json")])
+        assert by_channel(sb.outbox, "webhook") == []
+        assert len(by_channel(sb.outbox, "slack")) == 1  # the other targets still got it
+        assert sb.dlq_messages("notify") == []
+        from datetime import UTC, datetime, timedelta
+
+        from steward.adapters.notification_store import NotificationStore
+
+        failed = NotificationStore("steward-local-notifications").attempts(
+            datetime.now(UTC) - timedelta(hours=1), failed_only=True
+        )
+        assert [(f["channel"], f["recipient"], f["permanent"]) for f in failed] == [
+            ("webhook", "pager", True)
+        ]
+
+
+def test_receiver_down_then_recovered_gets_everything_after_redrive():
+    with Sandbox(serve_api=False, policy=POLICY) as sb:
+        # Given the webhook receiver failing every attempt, past the queue's five receives
+        sb.receiver.fail("/webhooks/pager", times=1000, status=500, retry_after=0)
+        sb.put_events([load("transform_job/failed.json"), load("processing_job/failed.json")])
+        assert len(sb.dlq_messages("notify")) == 2
+        slack_before = len(by_channel(sb.outbox, "slack"))
+        # When it recovers and the DLQ is redriven
+        sb.receiver._failures.clear()
+        report = sb.redrive("notify")
+        # Then every webhook arrives, and nothing already delivered is sent twice
+        assert len(report["redriven"]) == 2
+        assert len(by_channel(sb.outbox, "webhook")) == 2
+        assert len(by_channel(sb.outbox, "slack")) == slack_before == 2
+        assert sb.dlq_messages("notify") == []
+
+
+def test_a_malformed_message_fails_alone_in_its_batch(sb):
+    sqs = sb.client("sqs")
+    url = sb.output("NotificationQueueUrl")
+    sqs.send_message(QueueUrl=url, MessageBody='{"kind": "nonsense"}')
+    sb.put_events([load("training_job/failed.json")])
+    assert len(by_channel(sb.outbox, "email")) == 1  # the good one went through
+    dead = sb.dlq_messages("notify")
+    assert len(dead) == 1 and dead[0]["body"] == {"kind": "nonsense"}
+
+
+def test_delivery_log_through_the_api_and_cli(capsys):
+    from steward.cli import main
+
+    with Sandbox(policy=POLICY) as sb:
+        sb.receiver.fail("/webhooks/pager", times=100, status=404)
+        sb.put_events([load("transform_job/failed.json")])
+        assert main(["notifications", "--api-url", sb.api_url, "--json"]) == 0
+        everything = json.loads(capsys.readouterr().out)["items"]
+        assert {(i["channel"], i["status"]) for i in everything} == {("slack", "sent"), ("email", "sent"), ("webhook", "failed")}
+        assert main(["notifications", "--failed", "--api-url", sb.api_url]) == 0
+        text = capsys.readouterr().out
+        assert "webhook" in text and "HTTP 404" in text and "slack" not in text
