@@ -248,7 +248,8 @@ def test_handlers_are_thin():
             files = sorted(p.name for p in folder.iterdir() if p.suffix == ".py")
             assert files == ["app.py"], folder
             # A handler is a table of contents; an API router has one short function per route.
-            assert len((folder / "app.py").read_text().splitlines()) <= 100, folder
+            limit = 120 if folder.name == "api" else 60  # the API router has one short function per route
+            assert len((folder / "app.py").read_text().splitlines()) <= limit, folder
 
 
 def test_outputs_the_cli_reads():

@@ -151,7 +151,11 @@ def test_delivery_log_through_the_api_and_cli(capsys):
         sb.put_events([load("transform_job/failed.json")])
         assert main(["notifications", "--api-url", sb.api_url, "--json"]) == 0
         everything = json.loads(capsys.readouterr().out)["items"]
-        assert {(i["channel"], i["status"]) for i in everything} == {("slack", "sent"), ("email", "sent"), ("webhook", "failed")}
+        assert {(i["channel"], i["status"]) for i in everything} == {
+            ("slack", "sent"),
+            ("email", "sent"),
+            ("webhook", "failed"),
+        }
         assert main(["notifications", "--failed", "--api-url", sb.api_url]) == 0
         text = capsys.readouterr().out
         assert "webhook" in text and "HTTP 404" in text and "slack" not in text
