@@ -378,12 +378,12 @@ class Sandbox:
             merged["unreadable"] += report["unreadable"]
         return merged
 
-    def run_schedules(self) -> list[dict[str, Any]]:
-        """Fire every scheduled rule once (what EventBridge Scheduler would do on its timer)."""
+    def run_schedules(self, match: str | None = None) -> list[dict[str, Any]]:
+        """Fire each scheduled rule (those whose name contains `match`) once, as its timer would."""
         assert self.inventory is not None
         results = []
         for rule in self.inventory.rules:
-            if rule.schedule and rule.enabled:
+            if rule.schedule and rule.enabled and (match is None or match in rule.name):
                 event = self._envelope(
                     {
                         "source": "aws.events",

@@ -159,3 +159,25 @@ def test_delivery_log_through_the_api_and_cli(capsys):
         assert main(["notifications", "--failed", "--api-url", sb.api_url]) == 0
         text = capsys.readouterr().out
         assert "webhook" in text and "HTTP 404" in text and "slack" not in text
+
+
+def test_warnings_of_a_digest_route_arrive_as_one_scheduled_digest():
+    policy = {
+        "default": {
+            "notifications": {
+                "critical": {"slack": ["#ops"]},
+                "warning": {"slack": ["#ops"], "email": ["ops@example.com"], "digest": True},
+            }
+        }
+    }
+    with Sandbox(serve_api=False, policy=policy) as sb:
+        stopped = load("training_job/stopped_max_runtime.json")
+        sb.put_events([stopped, load("processing_job/stopped.json"), load("pipeline_execution/stopped.json")])
+        assert sb.outbox == []  # held
+        sb.run_schedules("digest")
+        slack, email = by_channel(sb.outbox, "slack"), by_channel(sb.outbox, "email")
+        assert len(slack) == 1 and len(email) == 1
+        assert email[0]["subject"] == "[Steward] 3 warning notifications"
+        assert "stopped" in email[0]["text"]
+        sb.run_schedules("digest")
+        assert len(sb.outbox) == 2  # released once sent

@@ -40,7 +40,7 @@ def test_reconciler_repairs_a_lost_completed_event():
         )
         sandbox.put_events([started])
         # When the scheduled reconciler runs
-        run = sandbox.run_schedules()
+        run = sandbox.run_schedules("reconcile")
         # Then the record is Completed, with the repair in its history
         report = run[0]["targets"][0]["result"]
         assert [r["to"] for r in report["repaired"]] == ["Completed"]
@@ -49,7 +49,7 @@ def test_reconciler_repairs_a_lost_completed_event():
         history = sandbox.lineage_store().history(node["id"])
         assert history[-1]["replayName"] == "steward-reconciler"
         # And a second run finds nothing to repair
-        assert sandbox.run_schedules()[0]["targets"][0]["result"]["repaired"] == []
+        assert sandbox.run_schedules("reconcile")[0]["targets"][0]["result"]["repaired"] == []
 
 
 def test_reconciler_repairs_a_lost_endpoint_update():
@@ -61,7 +61,7 @@ def test_reconciler_repairs_a_lost_endpoint_update():
         sandbox.put_events([load("endpoint/updating.json")])
         sm.update_endpoint(EndpointName="churn-prod", EndpointConfigName="churn-prod-v3-5d1c")
         # When the reconciler runs
-        report = sandbox.run_schedules()[0]["targets"][0]["result"]
+        report = sandbox.run_schedules("reconcile")[0]["targets"][0]["result"]
         # Then the record serves v3, and the deployment shows in the history
         assert report["repaired"][0]["endpointConfigName"] == "churn-prod-v3-5d1c"
         node = {n["id"]: n for n in sandbox.lineage()["nodes"]}[ENDPOINT]
@@ -78,7 +78,7 @@ def test_reconciler_stays_within_its_budget():
             )
             sandbox.put_events([started])
         sandbox.aws_calls.clear()
-        report = sandbox.run_schedules()[0]["targets"][0]["result"]
+        report = sandbox.run_schedules("reconcile")[0]["targets"][0]["result"]
         assert report["checked"] == 3
         assert report["budgetExhausted"] is True
         assert sandbox.aws_calls["sagemaker.DescribeTrainingJob"] == 3

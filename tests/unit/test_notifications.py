@@ -204,3 +204,54 @@ def test_shipped_default_policy_is_valid():
 
 def test_target_keys_are_stable():
     assert Target("email", "a@b.c").key == "email:a@b.c"
+
+
+class FakeDigestLog(FakeLog):
+    def __init__(self):
+        super().__init__()
+        self.buckets = {}
+
+    def hold_for_digest(self, bucket, notification):
+        self.buckets.setdefault(bucket, []).append((f"{len(self.buckets.get(bucket, []))}", notification))
+
+    def held(self, bucket):
+        return list(self.buckets.get(bucket, []))
+
+    def release(self, bucket, keys):
+        self.buckets[bucket] = [(k, n) for k, n in self.buckets.get(bucket, []) if k not in keys]
+
+
+DIGEST_POLICY = parse_policy(
+    {
+        "default": {
+            "notifications": {"critical": {"slack": ["#ops"]}, "warning": {"slack": ["#ops"], "digest": True}}
+        },
+    }
+)
+
+
+def test_digest_routes_hold_then_send_one_message():
+    from steward.notify.digest import send_digests
+
+    log, slack = FakeDigestLog(), FakeChannel()
+    channels = {"slack": slack, "email": FakeChannel(), "webhook": FakeChannel()}
+    for i in range(3):
+        report = deliver(
+            note(severity=Severity.WARNING, dedupe_key=f"w{i}", subject=f"stopped {i}"),
+            DIGEST_POLICY,
+            log,
+            channels,
+        )
+        assert report.digested
+    deliver(note(dedupe_key="c"), DIGEST_POLICY, log, channels)  # critical is never held
+    assert slack.sent == ["#ops"]
+    sent = send_digests(DIGEST_POLICY, log, channels)
+    assert sent == [{"bucket": "*default#warning", "count": 3}]
+    assert slack.sent == ["#ops", "#ops"]
+    assert log.held("*default#warning") == []
+    assert send_digests(DIGEST_POLICY, log, channels) == []  # nothing held: nothing sent
+
+
+def test_critical_routes_cannot_be_digested():
+    with pytest.raises(PolicyError, match="critical is never held back"):
+        parse_policy({"default": {"notifications": {"critical": {"slack": ["#x"], "digest": True}}}})

@@ -41,6 +41,7 @@ class Route(Strict):
     slack: list[str] = Field(default_factory=list, description="Slack channels (#name or id)")
     email: list[str] = Field(default_factory=list)
     webhooks: list[str] = Field(default_factory=list, description="names of webhooks defined in the policy")
+    digest: bool = Field(False, description="hold these for the scheduled digest instead of sending each")
 
     @field_validator("email")
     @classmethod
@@ -108,12 +109,26 @@ class Policy(Strict):
                 return name
         return None
 
+    def digest_routes(self) -> list[tuple[str | None, Severity, Route]]:
+        """(group or None for the default, severity, route) of every route that is sent as a digest."""
+        found: list[tuple[str | None, Severity, Route]] = []
+        for group, entry in [(None, self.default), *self.groups.items()]:
+            for severity in Severity:
+                route = entry.notifications.for_severity(severity) if entry.notifications else None
+                if route is not None and route.digest:
+                    found.append((group, severity, route))
+        return found
+
     @model_validator(mode="after")
     def _webhooks_exist(self) -> Policy:
         for group, entry in [("default", self.default), *self.groups.items()]:
             routes = entry.notifications
             for severity in Severity:
                 route = routes.for_severity(severity) if routes else None
+                if route is not None and route.digest and severity is Severity.CRITICAL:
+                    raise ValueError(
+                        f"groups.{group}.notifications.critical.digest: critical is never held back"
+                    )
                 for name in route.webhooks if route else []:
                     if name not in self.webhooks:
                         raise ValueError(

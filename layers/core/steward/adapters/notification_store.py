@@ -88,6 +88,43 @@ class NotificationStore:
             day -= timedelta(days=1)
         return found[:limit]
 
+    def hold_for_digest(self, bucket: str, notification: Any) -> None:
+        now = datetime.now(UTC)
+        self._ddb.put_item(
+            TableName=self.table,
+            Item={
+                "pk": {"S": f"DIGEST#{bucket}"},
+                "sk": {"S": f"{now.isoformat()}#{notification.dedupe_key}"[:1024]},
+                "notification": {"S": notification.model_dump_json()},
+                "expiresAt": {"N": str(int(now.timestamp()) + 30 * 86400)},
+            },
+        )
+
+    def held(self, bucket: str) -> list[tuple[str, Any]]:
+        from steward.notify.models import Notification
+
+        response = self._ddb.query(
+            TableName=self.table,
+            KeyConditionExpression="pk = :p",
+            ExpressionAttributeValues={":p": {"S": f"DIGEST#{bucket}"}},
+            Limit=500,
+        )
+        return [
+            (i["sk"]["S"], Notification.model_validate_json(i["notification"]["S"]))
+            for i in response.get("Items", [])
+        ]
+
+    def release(self, bucket: str, keys: list[str]) -> None:
+        for start in range(0, len(keys), 25):
+            self._ddb.batch_write_item(
+                RequestItems={
+                    self.table: [
+                        {"DeleteRequest": {"Key": {"pk": {"S": f"DIGEST#{bucket}"}, "sk": {"S": key}}}}
+                        for key in keys[start : start + 25]
+                    ]
+                }
+            )
+
     def thread(self, thread_key: str, channel: str) -> str | None:
         item = self._ddb.get_item(
             TableName=self.table, Key={"pk": {"S": f"THREAD#{thread_key}#{channel}"}, "sk": {"S": "-"}}

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from steward.notify.models import Notification
-from steward.policy import Policy
+from steward.notify.models import Kind, Notification
+from steward.policy import Policy, Severity
 
 
 class DeliveryError(Exception):
@@ -37,6 +37,7 @@ class Channel(Protocol):
 
 class DeliveryLog(Protocol):
     def claim(self, dedupe_key: str, window_seconds: int) -> tuple[bool, set[str]]: ...
+    def hold_for_digest(self, bucket: str, notification: Notification) -> None: ...
     def mark(self, dedupe_key: str, target_key: str) -> None: ...
     def complete(self, dedupe_key: str) -> None: ...
     def record(self, attempt: dict[str, Any]) -> None: ...
@@ -45,8 +46,15 @@ class DeliveryLog(Protocol):
 @dataclass
 class DeliveryReport:
     deduplicated: bool = False
+    digested: bool = False
     sent: list[str] = field(default_factory=list)
     failed: list[dict[str, str]] = field(default_factory=list)
+
+
+def digest_bucket(group: str | None, policy: Policy, severity: Severity) -> str:
+    """The digest a notification joins: its route's (the group's own, or the default's)."""
+    owner = group if group in policy.groups and policy.groups[group].notifications else "*default"
+    return f"{owner}#{severity.value}"
 
 
 def plan(notification: Notification, policy: Policy) -> list[Target]:
@@ -78,6 +86,19 @@ def deliver(
     if not is_new and "*complete" in done:
         report.deduplicated = True
         log.record({**base, "channel": "-", "recipient": "-", "status": "deduplicated"})
+        return report
+    route = (
+        None
+        if notification.recipients is not None
+        else policy.routes(notification.model_group).for_severity(notification.severity)
+    )
+    if route is not None and route.digest and notification.kind is not Kind.DIGEST:
+        log.hold_for_digest(
+            digest_bucket(notification.model_group, policy, notification.severity), notification
+        )
+        log.record({**base, "channel": "-", "recipient": "-", "status": "held-for-digest"})
+        log.complete(notification.dedupe_key)
+        report.digested = True
         return report
     retry: list[str] = []
     for target in plan(notification, policy):

@@ -25,6 +25,7 @@ class Kind(StrEnum):
     MONITOR_VIOLATION = "monitor-violation"
     ALARM = "alarm"
     ALARM_RECOVERED = "alarm-recovered"
+    DIGEST = "digest"  # several low-severity notifications of one route, sent on a schedule
 
 
 class Fact(BaseModel):

@@ -1,0 +1,32 @@
+"""send_digests: on a schedule, send each digest route's held notifications as one message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from steward.adapters.channels import EmailChannel, SlackChannel, WebhookChannel
+from steward.adapters.notification_store import NotificationStore
+from steward.notify.digest import send_digests
+from steward.observability import logger, metrics, tracer
+from steward.policy import load_policy
+from steward.settings import get_settings
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    settings, policy = get_settings(), load_policy()
+    store = NotificationStore(settings.notifications_table)
+    channels = {
+        "slack": SlackChannel(settings.slack_secret_name, store),
+        "email": EmailChannel(settings.sender_email),
+        "webhook": WebhookChannel(policy.webhooks, settings.webhook_secret_name),
+    }
+    sent = send_digests(policy, store, channels)
+    metrics.add_metric(name="DigestSent", unit=MetricUnit.Count, value=len(sent))
+    logger.info("digests sent", extra={"digests": sent})
+    return {"digests": sent}
