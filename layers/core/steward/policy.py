@@ -12,7 +12,7 @@ import os
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -82,8 +82,75 @@ class Webhook(Strict):
         return value
 
 
+class Approver(Strict):
+    email: str
+    slack_user_id: str | None = Field(None, pattern=r"^[UW][A-Z0-9]{2,}$")
+    name: str | None = None
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        local, _, domain = value.partition("@")
+        if not local or "." not in domain or any(c.isspace() for c in value):
+            raise ValueError(f"{value!r} is not an email address")
+        return value.lower()
+
+
+class Threshold(Strict):
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> Threshold:
+        if self.min is None and self.max is None:
+            raise ValueError("a threshold needs min and/or max")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError("min is above max")
+        return self
+
+
+class ProductionComparison(Strict):
+    metric: str
+    higher_is_better: bool = True
+    # How much better than production the candidate must be (negative: the loss allowed).
+    min_improvement: float = 0.0
+
+
+class Gate(Strict):
+    thresholds: dict[str, Threshold] = Field(default_factory=dict)
+    compare_with_production: ProductionComparison | None = None
+    on_fail: Literal["reject", "request-approval"] = "reject"
+    on_pass: Literal["request-approval", "approve"] = "request-approval"  # noqa: S105 (not a secret)
+
+
+class ApprovalPolicy(Strict):
+    approvers: list[Approver] = Field(min_length=1)
+    quorum: int = Field(1, ge=1)
+    excluded: list[str] = Field(default_factory=list)  # who may never approve, besides the registrant
+    reject_on_first_rejection: bool = True
+    expiry_hours: float = Field(72, gt=0, le=24 * 30)
+    reminder_hours_before_expiry: list[float] = Field(default_factory=lambda: [24.0])
+    on_expiry: Literal["leave-pending", "reject"] = "leave-pending"
+    gate: Gate = Field(default_factory=Gate)
+
+    @model_validator(mode="after")
+    def _quorum_reachable(self) -> ApprovalPolicy:
+        if self.quorum > len(self.approvers):
+            raise ValueError(f"quorum {self.quorum} is more than the {len(self.approvers)} approvers")
+        return self
+
+    def approver(self, who: str) -> Approver | None:
+        """The approver an email address or Slack user id names."""
+        who_l = who.strip().lower()
+        for approver in self.approvers:
+            if who_l in (approver.email, (approver.slack_user_id or "").lower()):
+                return approver
+        return None
+
+
 class GroupPolicy(Strict):
     notifications: Routes | None = None
+    approval: ApprovalPolicy | None = None
     pipelines: list[str] = Field(
         default_factory=list, description="pipelines whose jobs belong to this group"
     )
@@ -102,6 +169,10 @@ class Policy(Strict):
     def routes(self, group: str | None) -> Routes:
         entry = self.group(group)
         return entry.notifications or self.default.notifications or Routes()
+
+    def approval(self, group: str | None) -> ApprovalPolicy | None:
+        entry = self.group(group)
+        return entry.approval or self.default.approval
 
     def group_of_pipeline(self, pipeline: str | None) -> str | None:
         for name, entry in self.groups.items():
