@@ -1,0 +1,1 @@
+"""Approval gate: quality gate, approval requests, signed links, decisions, audit."""
