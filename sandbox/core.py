@@ -155,7 +155,7 @@ class Sandbox:
 
         self._mock = mock_aws()
         self._mock.start()
-        self._sagemaker = SageMakerEmulation()
+        self._sagemaker = SageMakerEmulation(emit=self.emit)
         self._sagemaker.install()
         self._transactions = FastDynamoDB()
         self._transactions.install()

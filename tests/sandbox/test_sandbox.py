@@ -119,3 +119,25 @@ def test_environment_is_restored_after_the_sandbox():
     with Sandbox(serve_api=False):
         pass
     assert dict(os.environ) == before
+
+
+def test_model_registry_calls_emit_the_events_sagemaker_would():
+    with Sandbox(serve_api=False) as sandbox:
+        sm = sandbox.client("sagemaker")
+        sm.create_model_package_group(ModelPackageGroupName="fraud")
+        arn = sm.create_model_package(
+            ModelPackageGroupName="fraud",
+            ModelApprovalStatus="PendingManualApproval",
+            InferenceSpecification={
+                "Containers": [{"Image": "img", "ModelDataUrl": "s3://b/fraud/model.tar.gz"}],
+                "SupportedContentTypes": ["text/csv"],
+                "SupportedResponseMIMETypes": ["text/csv"],
+            },
+        )["ModelPackageArn"]
+        sm.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved", ApprovalDescription="ok")
+        sandbox.drain()
+        node = {n["id"]: n for n in sandbox.lineage()["nodes"]}[arn.lower()]
+        assert node["status"] == "Approved"
+        history = sandbox.lineage_store().history(arn.lower())
+        assert [h["status"] for h in history] == ["PendingManualApproval", "Approved"]
+        assert history[-1]["updatedFields"] == ["ModelApprovalStatus", "ApprovalDescription"]
