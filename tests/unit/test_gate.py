@@ -7,10 +7,12 @@ import pytest
 from steward.approvals.gate import evaluate, flatten_metrics
 from steward.policy import Gate, PolicyError, parse_policy
 
-GATE = Gate.model_validate({
-    "thresholds": {"auc": {"min": 0.88}, "latency_p99_ms": {"max": 120}},
-    "compare_with_production": {"metric": "auc", "min_improvement": 0.0},
-})
+GATE = Gate.model_validate(
+    {
+        "thresholds": {"auc": {"min": 0.88}, "latency_p99_ms": {"max": 120}},
+        "compare_with_production": {"metric": "auc", "min_improvement": 0.0},
+    }
+)
 
 
 def test_sagemaker_model_quality_and_pipeline_report_formats_flatten():
@@ -50,8 +52,14 @@ def test_lower_is_better_comparison():
         ({"approvers": [{"email": "a@example.com"}], "quorum": 2}, "default.approval"),
         ({"approvers": []}, "default.approval.approvers"),
         ({"approvers": [{"email": "nope"}]}, "default.approval.approvers.0.email"),
-        ({"approvers": [{"email": "a@example.com", "slack_user_id": "bob"}]}, "default.approval.approvers.0.slack_user_id"),
-        ({"approvers": [{"email": "a@example.com"}], "gate": {"thresholds": {"auc": {}}}}, "default.approval.gate.thresholds.auc"),
+        (
+            {"approvers": [{"email": "a@example.com", "slack_user_id": "bob"}]},
+            "default.approval.approvers.0.slack_user_id",
+        ),
+        (
+            {"approvers": [{"email": "a@example.com"}], "gate": {"thresholds": {"auc": {}}}},
+            "default.approval.gate.thresholds.auc",
+        ),
         ({"approvers": [{"email": "a@example.com"}], "on_expiry": "explode"}, "default.approval.on_expiry"),
     ],
 )
