@@ -287,6 +287,10 @@ class Sandbox:
 
     def drain(self, max_rounds: int = 1000) -> int:
         """Deliver follow-up work until quiet: events SageMaker emits, messages on mapped SQS queues."""
+        with self._invoke_lock:  # HTTP requests drain too, from the server's threads
+            return self._drain(max_rounds)
+
+    def _drain(self, max_rounds: int) -> int:
         done = 0
         for _ in range(max_rounds):
             progressed = False
@@ -1001,10 +1005,17 @@ class Sandbox:
         ]
         self._api = LocalApi(routes, self._invoke_api, stage=self.stage, port=self.api_port)
         self._api.start()
+        # Links the functions build point at the API Gateway URL; here that is the local server.
+        deployed = f"https://sandboxapi.execute-api.{self.region}.amazonaws.com/{self.stage}"
+        for spec in self.inventory.functions.values():
+            for key, value in spec.environment.items():
+                if deployed in value:
+                    spec.environment[key] = value.replace(deployed, self.api_url)
 
     def _invoke_api(self, function: str, event: dict[str, Any]) -> dict[str, Any]:
         assert self.inventory is not None
         outcome = self._invoke(self.inventory.functions[function], event)
+        self.drain()  # what the request set off (a registry update's event, notifications) happens now
         if not outcome["ok"]:
             raise SandboxError(outcome.get("error", "handler failed"))
         return outcome["result"]  # type: ignore[no-any-return]

@@ -131,7 +131,7 @@ def run_demo(out: TextIO | None = None) -> int:
             f"SageMaker already holds {len(created)} models and endpoint configs (as in a real account).\n"
         )
         out.write(f"Local API: {sb.api_url}/health\n\n")
-        out.write(f"Replaying {len(events)} events (SageMaker and CloudWatch) through the template's EventBridge rules:\n")
+        out.write(f"Replaying {len(events)} events (SageMaker, CloudWatch) through the template's rules:\n")
         results = replay(sb, events, out)
         graph = sb.lineage()
         from steward.cli.render import tree

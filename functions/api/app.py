@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from steward import __version__
 from steward.adapters.lineage_store import LineageStore
 from steward.adapters.notification_store import NotificationStore
+from steward.approvals.routes import router as approval_router
 from steward.errors import NotFoundError
 from steward.lineage import api_support as check
 from steward.lineage import compare, deployments, query
@@ -21,6 +22,7 @@ from steward.observability import logger, metrics, tracer
 from steward.settings import get_settings
 
 app = APIGatewayRestResolver(enable_validation=True)
+app.include_router(approval_router)  # /approvals/{token}: the link's page (GET) and decision (POST)
 
 
 def _store() -> LineageStore:

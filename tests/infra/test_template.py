@@ -203,6 +203,10 @@ def _expected_rules(event: dict) -> set[str]:
     expected = set(RULES_BY_DETAIL_TYPE[event["detail-type"]])
     if any(event["detail"].get(field) in ("Failed", "Stopped") for field in STATUS_FIELDS):
         expected.add("ReportJobFailureFunctionJobFailed")
+    if event["detail-type"] == "SageMaker Model Package State Change" and (
+        event["detail"].get("ModelApprovalStatus") == "PendingManualApproval"
+    ):
+        expected.add("RequestApprovalFunctionRegistered")
     return expected
 
 
@@ -228,7 +232,7 @@ def test_job_failure_rule_ignores_other_statuses_and_step_events():
 def test_rules_only_take_sagemaker_events():
     for name, rule in resources("AWS::Events::Rule").items():
         pattern = rule["Properties"].get("EventPattern")
-        if pattern and name.startswith(("RecordLineage", "ReportJobFailure")):
+        if pattern and name.startswith(("RecordLineage", "ReportJobFailure", "RequestApproval")):
             assert pattern["source"] == ["aws.sagemaker"], name
             event = json.loads(all_event_files()[0].read_text())
             assert not matches(pattern, {**event, "source": "my.app"})

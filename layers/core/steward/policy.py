@@ -86,6 +86,15 @@ class Approver(Strict):
     email: str
     slack_user_id: str | None = Field(None, pattern=r"^[UW][A-Z0-9]{2,}$")
     name: str | None = None
+    # The identities under which this person registers models (Studio user profiles, IAM ARNs): a version
+    # they registered is one they cannot approve.
+    identities: list[str] = Field(default_factory=list)
+
+    def is_identity(self, who: str | None) -> bool:
+        if not who:
+            return False
+        who_l = who.lower()
+        return who_l == self.email or any(who_l == i.lower() for i in self.identities)
 
     @field_validator("email")
     @classmethod

@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     slack_secret_name: str = Field("steward/slack", alias="SLACK_SECRET_NAME")
     webhook_secret_name: str | None = Field(None, alias="WEBHOOK_SECRET_NAME")
     sender_email: str = Field("steward@example.com", alias="SENDER_EMAIL")
+    approval_secret_name: str = Field("steward/approval-signing", alias="APPROVAL_SECRET_NAME")
+    api_base_url: str = Field("http://127.0.0.1", alias="API_BASE_URL")
     target_role_arn: str | None = Field(None, alias="TARGET_ROLE_ARN")
 
 

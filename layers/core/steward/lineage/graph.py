@@ -46,6 +46,7 @@ class Relation(StrEnum):
     USED_BY = "used-by"  # model → endpoint config
     CONFIGURES = "configures"  # endpoint config → endpoint it served
     MONITORED_BY = "monitored-by"  # endpoint → monitoring execution
+    GATED_BY = "gated-by"  # model package → its approval request (decisions and refusals in its history)
 
 
 class Node(BaseModel):

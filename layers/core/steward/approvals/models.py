@@ -1,0 +1,62 @@
+"""Approval requests and decisions (the record that binds a decision to one exact package)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from steward.approvals.gate import GateResult
+
+Status = Literal["pending", "approved", "rejected", "expired"]
+
+
+class Decision(BaseModel):
+    approver: str
+    decision: Literal["approve", "reject"]
+    channel: Literal["link", "slack", "operator", "gate"]
+    comment: str = Field("", max_length=1000)
+    at: datetime
+    source: str | None = None  # source address (links, Slack) or caller ARN (operators)
+
+
+class Refusal(BaseModel):
+    who: str
+    reason: str
+    channel: str
+    at: datetime
+    source: str | None = None
+
+
+class ApprovalRequest(BaseModel):
+    id: str
+    package_arn: str
+    group: str
+    version: int | None
+    artifact_uri: str | None = None
+    image_digests: list[str] = Field(default_factory=list)
+    registered_by: str | None = None
+    description: str | None = None
+    approvers: list[str]
+    quorum: int
+    excluded: list[str] = Field(default_factory=list)
+    reject_on_first_rejection: bool = True
+    created_at: datetime
+    expires_at: datetime
+    status: Status = "pending"
+    gate: GateResult | None = None
+    metrics: dict[str, float] = Field(default_factory=dict)
+    production_metrics: dict[str, float] = Field(default_factory=dict)
+    decisions: list[Decision] = Field(default_factory=list)
+    refusals: list[Refusal] = Field(default_factory=list)
+    revision: int = 0
+
+    @staticmethod
+    def id_for(package_arn: str) -> str:
+        """One request per package version: the id is derived, so duplicate events find the same one."""
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"steward-approval:{package_arn.lower()}"))
+
+    def approvals(self) -> list[str]:
+        return sorted({d.approver for d in self.decisions if d.decision == "approve"})

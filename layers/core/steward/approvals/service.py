@@ -1,0 +1,428 @@
+"""Use cases of the approval gate: open a request for a newly registered version, and decide by link.
+
+A link is a capability bound to one request, one approver and an expiry (tokens.py); GET renders the
+confirmation page and changes nothing; only the page's POST (with its anti-forgery value) decides,
+once. The registrant and anyone the policy excludes cannot approve; N distinct approvals make the
+quorum; one rejection rejects (configurable). Every decision and refusal is kept on the request and
+in the version's lineage, and the outcome is written back to the model registry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from steward.approvals import tokens
+from steward.approvals.gate import evaluate, flatten_metrics
+from steward.approvals.models import ApprovalRequest, Decision, Refusal
+from steward.errors import NotFoundError, StaleEventError
+from steward.events import models as ev
+from steward.lineage.arns import sagemaker_arn
+from steward.lineage.graph import EdgeUpdate, LineageChange, NodeKind, NodeUpdate, Relation
+from steward.notify.models import Fact, Kind, Link, Notification
+from steward.policy import ApprovalPolicy, Policy, Severity
+
+GATE_ACTOR = "steward-gate"
+
+
+class Store(Protocol):
+    def create(self, request: ApprovalRequest) -> bool: ...
+    def get(self, request_id: str) -> ApprovalRequest | None: ...
+    def save(self, request: ApprovalRequest) -> ApprovalRequest: ...
+    def use_link(self, nonce: str, expires_at: int) -> bool: ...
+    def link_used(self, nonce: str) -> bool: ...
+
+
+class Registry(Protocol):
+    def set_approval(self, package_arn: str, status: str, description: str) -> None: ...
+
+
+class Reports(Protocol):
+    def read_json(self, s3_uri: str) -> Any: ...
+
+
+class Lineage(Protocol):
+    def apply(self, change: LineageChange) -> str: ...
+    def get_nodes(self, ids: Any) -> dict[str, dict[str, Any]]: ...
+    def node_with_edges(
+        self, node_id: str, direction: str
+    ) -> tuple[dict[str, Any] | None, list[dict[str, str]]]: ...
+
+
+class Outbox(Protocol):
+    def send(self, notification: Notification) -> str: ...
+
+
+@dataclass
+class Deps:
+    store: Store
+    registry: Registry
+    reports: Reports
+    lineage: Lineage
+    outbox: Outbox
+    keys: dict[str, bytes]
+    active_key: str
+    api_base_url: str
+
+
+# --- opening a request ------------------------------------------------------------------------------
+
+
+def read_metrics(reports: Reports, uris: list[str]) -> tuple[dict[str, float], list[str]]:
+    metrics: dict[str, float] = {}
+    problems = []
+    for uri in uris:
+        try:
+            metrics.update(flatten_metrics(reports.read_json(uri)))
+        except (NotFoundError, ValueError) as exc:
+            problems.append(f"{uri}: {exc}")
+    return metrics, problems
+
+
+def production_metrics(
+    lineage: Lineage, reports: Reports, group_arn: str, exclude: str
+) -> tuple[str | None, dict[str, float]]:
+    """The group's latest Approved version (production, until promotion tracks stages) and its metrics."""
+    _, edges = lineage.node_with_edges(group_arn, "downstream")
+    packages = [e["to"] for e in edges if e["relation"] == "contains" and e["to"] != exclude]
+    nodes = lineage.get_nodes(packages) if packages else {}
+    approved = [
+        n for n in nodes.values() if n.get("status") == "Approved" and isinstance(n.get("version"), int)
+    ]
+    if not approved:
+        return None, {}
+    best = max(approved, key=lambda n: n["version"])
+    _, upstream = lineage.node_with_edges(best["id"], "upstream")
+    metrics, _ = read_metrics(reports, [e["from"] for e in upstream if e["relation"] == "metrics"])
+    return best["id"], metrics
+
+
+def open_request(
+    event: ev.ModelPackageStateChange, policy: Policy, deps: Deps, now: datetime
+) -> dict[str, Any]:
+    """On a newly registered version (PendingManualApproval): gate it, then reject, approve or ask people."""
+    d = event.detail
+    if d.model_approval_status != "PendingManualApproval":
+        return {"outcome": "ignored", "reason": f"status {d.model_approval_status}"}
+    approval = policy.approval(d.group_name)
+    if approval is None:
+        return {"outcome": "ignored", "reason": f"no approval policy for {d.group_name}"}
+    package = d.model_package_arn
+    request_id = ApprovalRequest.id_for(package)
+    if deps.store.get(request_id) is not None:
+        return {"outcome": "duplicate", "request": request_id}
+    metrics, problems = read_metrics(deps.reports, list(d.metric_report_uris().values()))
+    region, account = package.split(":")[3], package.split(":")[4]
+    group_arn = sagemaker_arn(region, account, "model-package-group", d.group_name)
+    production_arn, production = production_metrics(deps.lineage, deps.reports, group_arn, package.lower())
+    gate = evaluate(metrics, production, approval.gate)
+    containers = d.inference_specification.containers if d.inference_specification else []
+    request = ApprovalRequest(
+        id=request_id,
+        package_arn=package,
+        group=d.group_name,
+        version=d.version,
+        artifact_uri=next((c.model_data_url for c in containers if c.model_data_url), None),
+        image_digests=[c.image_digest for c in containers if c.image_digest],
+        registered_by=(d.created_by.who if d.created_by else None),
+        description=d.model_package_description,
+        approvers=eligible(approval, d.created_by.who if d.created_by else None),
+        quorum=approval.quorum,
+        excluded=approval.excluded,
+        reject_on_first_rejection=approval.reject_on_first_rejection,
+        created_at=now,
+        expires_at=now + timedelta(hours=approval.expiry_hours),
+        gate=gate,
+        metrics=metrics,
+        production_metrics=production,
+    )
+    if gate.decision in ("reject", "approve"):
+        status = "rejected" if gate.decision == "reject" else "approved"
+        request = request.model_copy(
+            update={
+                "status": status,
+                "decisions": [
+                    Decision(
+                        approver=GATE_ACTOR,
+                        decision="reject" if status == "rejected" else "approve",
+                        channel="gate",
+                        comment=gate.summary()[:1000],
+                        at=now,
+                    )
+                ],
+            }
+        )
+        if not deps.store.create(request):
+            return {"outcome": "duplicate", "request": request_id}
+        deps.registry.set_approval(
+            package,
+            "Rejected" if status == "rejected" else "Approved",
+            f"Steward gate {'rejected' if status == 'rejected' else 'approved'}: {gate.summary()}"[:1000],
+        )
+        _audit(
+            deps.lineage, request, now, {"decision": gate.decision, "by": GATE_ACTOR, "gate": gate.summary()}
+        )
+        deps.outbox.send(_outcome_notification(request))
+        return {
+            "outcome": f"gate-{status}",
+            "request": request_id,
+            "gate": gate.summary(),
+            "problems": problems,
+        }
+    if len(request.approvers) < request.quorum:
+        problems.append(f"only {len(request.approvers)} eligible approvers for a quorum of {request.quorum}")
+    if not deps.store.create(request):
+        return {"outcome": "duplicate", "request": request_id}
+    _audit(deps.lineage, request, now, {"opened": True, "gate": gate.summary(), "production": production_arn})
+    for approver in request.approvers:
+        deps.outbox.send(_request_notification(request, approver, deps, production_arn))
+    return {
+        "outcome": "requested",
+        "request": request_id,
+        "approvers": request.approvers,
+        "gate": gate.summary(),
+        "problems": problems,
+    }
+
+
+def eligible(approval: ApprovalPolicy, registrant: str | None) -> list[str]:
+    """Approvers who may decide: not excluded, not the registrant (separation of duties)."""
+    excluded = {e.lower() for e in approval.excluded}
+    return [a.email for a in approval.approvers if a.email not in excluded and not a.is_identity(registrant)]
+
+
+def link_for(request: ApprovalRequest, approver: str, deps: Deps) -> str:
+    token = tokens.issue_token(
+        deps.keys, deps.active_key, request.id, approver, int(request.expires_at.timestamp())
+    )
+    return f"{deps.api_base_url.rstrip('/')}/approvals/{token}"
+
+
+def _facts(request: ApprovalRequest) -> list[Fact]:
+    facts = [Fact(label="Version", value=f"{request.group} v{request.version}")]
+    if request.gate:
+        facts.append(Fact(label="Quality gate", value=request.gate.summary()[:1000]))
+    if request.registered_by:
+        facts.append(Fact(label="Registered by", value=request.registered_by))
+    facts.append(Fact(label="Decide before", value=request.expires_at.strftime("%Y-%m-%d %H:%M UTC")))
+    return facts
+
+
+def _request_notification(
+    request: ApprovalRequest, approver: str, deps: Deps, production: str | None
+) -> Notification:
+    return Notification(
+        kind=Kind.APPROVAL_REQUESTED,
+        severity=Severity.WARNING,
+        model_group=request.group,
+        model_version=request.version,
+        subject=f"Approval requested: {request.group} version {request.version}",
+        summary=(request.description or "")[:1000]
+        + (f"\nCompared with production {production.rsplit('/', 2)[-2:]}." if production else ""),
+        facts=_facts(request),
+        links=[Link(text="Review and decide", url=link_for(request, approver, deps))],
+        dedupe_key=f"approval-requested:{request.id}:{approver}",
+        thread_key=request.package_arn.lower(),
+        recipients=[approver],
+    )
+
+
+def _outcome_notification(request: ApprovalRequest) -> Notification:
+    approved = request.status == "approved"
+    who = ", ".join(
+        d.approver for d in request.decisions if d.decision == ("approve" if approved else "reject")
+    )
+    return Notification(
+        kind=Kind.APPROVED if approved else Kind.REJECTED,
+        severity=Severity.INFO if approved else Severity.WARNING,
+        model_group=request.group,
+        model_version=request.version,
+        subject=f"{request.group} v{request.version} {'approved' if approved else 'rejected'} by {who}"[:250],
+        summary="; ".join(f"{d.approver}: {d.comment}" for d in request.decisions if d.comment)[:3000],
+        facts=_facts(request),
+        dedupe_key=f"approval-{request.status}:{request.id}",
+        thread_key=request.package_arn.lower(),
+    )
+
+
+def _audit(lineage: Lineage, request: ApprovalRequest, now: datetime, facts: dict[str, Any]) -> None:
+    """The request as an `approval` node of the version's lineage; each decision/refusal in its history."""
+    node_id = f"{request.package_arn.lower()}/approval"
+    status = {"pending": "Pending", "approved": "Approved", "rejected": "Rejected", "expired": "Expired"}[
+        request.status
+    ]
+    change = LineageChange(
+        event_id=f"approval:{request.id}:{request.revision}:{len(request.refusals)}:{now.isoformat()}",
+        event_time=now,
+        detail_type="Steward Approval",
+        nodes=[
+            NodeUpdate(
+                id=node_id,
+                kind=NodeKind.APPROVAL,
+                name=f"approval of {request.group}/{request.version}",
+                status=status,
+                status_time=now,
+                attributes={
+                    "requestId": request.id,
+                    "approvers": request.approvers,
+                    "quorum": request.quorum,
+                    "approvedBy": request.approvals(),
+                    "expiresAt": request.expires_at.isoformat(),
+                    "registeredBy": request.registered_by,
+                    "artifact": request.artifact_uri,
+                },
+                history={k: v for k, v in facts.items() if v is not None},
+            )
+        ],
+        edges=[EdgeUpdate(source=request.package_arn.lower(), target=node_id, relation=Relation.GATED_BY)],
+    )
+    lineage.apply(change)
+
+
+# --- deciding by link -------------------------------------------------------------------------------
+
+
+@dataclass
+class LinkView:
+    """What a link shows: a confirmation page (with its anti-forgery value) or why it cannot."""
+
+    request: ApprovalRequest | None
+    claims: tokens.LinkClaims | None
+    problem: str | None = None  # forged | expired | used | decided | not-allowed
+    csrf: str | None = None
+
+
+def view_link(token: str, deps: Deps, now: datetime) -> LinkView:
+    """GET: check the link and show the page. Changes nothing (mail scanners may fetch it)."""
+    try:
+        claims = tokens.verify_token(deps.keys, token, int(now.timestamp()))
+    except tokens.TokenError as exc:
+        return LinkView(None, None, "expired" if exc.reason == "expired" else "forged")
+    request = deps.store.get(claims.request_id)
+    if request is None:
+        return LinkView(None, claims, "forged")
+    if request.status != "pending":
+        return LinkView(request, claims, "decided")
+    if deps.store.link_used(claims.nonce):
+        return LinkView(request, claims, "used")
+    if claims.approver not in request.approvers:
+        return LinkView(request, claims, "not-allowed")
+    csrf = tokens.csrf_token(deps.keys[claims.key_id], claims.nonce, tokens.csrf_bucket(int(now.timestamp())))
+    return LinkView(request, claims, None, csrf)
+
+
+def decide_by_link(
+    token: str, decision: str, comment: str, csrf: str, source: str | None, deps: Deps, now: datetime
+) -> LinkView:
+    """POST from the confirmation page: one decision, once, by the link's approver."""
+    view = view_link(token, deps, now)
+    claims, request = view.claims, view.request
+    if view.problem or claims is None or request is None:
+        if request is not None and claims is not None:
+            _refuse(request, claims.approver, view.problem or "refused", "link", source, deps, now)
+        return view
+    if decision not in ("approve", "reject") or not tokens.verify_csrf(
+        deps.keys[claims.key_id], claims.nonce, csrf, tokens.csrf_bucket(int(now.timestamp()))
+    ):
+        _refuse(request, claims.approver, "forged form (anti-forgery value)", "link", source, deps, now)
+        return LinkView(request, claims, "forged")
+    if not deps.store.use_link(claims.nonce, int(request.expires_at.timestamp())):
+        return LinkView(request, claims, "used")
+    return record_decision(request, claims.approver, decision, comment, "link", source, deps, now)
+
+
+def record_decision(
+    request: ApprovalRequest,
+    approver: str,
+    decision: str,
+    comment: str,
+    channel: str,
+    source: str | None,
+    deps: Deps,
+    now: datetime,
+) -> LinkView:
+    """Apply one decision: quorum, first rejection, write-back to the registry, audit, notify."""
+    if now >= request.expires_at:
+        _refuse(request, approver, "expired", channel, source, deps, now)
+        return LinkView(request, None, "expired")
+    if approver not in request.approvers:
+        _refuse(
+            request, approver, "not an eligible approver (registrant or excluded)", channel, source, deps, now
+        )
+        return LinkView(request, None, "not-allowed")
+    if any(d.approver == approver for d in request.decisions):
+        return LinkView(request, None, "used")
+    entry = Decision.model_validate(
+        {
+            "approver": approver,
+            "decision": decision,
+            "channel": channel,
+            "comment": comment[:1000],
+            "at": now,
+            "source": source,
+        }
+    )
+    decisions = [*request.decisions, entry]
+    status = request.status
+    approvals = {d.approver for d in decisions if d.decision == "approve"}
+    if decision == "reject" and request.reject_on_first_rejection:
+        status = "rejected"
+    elif len(approvals) >= request.quorum:
+        status = "approved"
+    updated = request.model_copy(update={"decisions": decisions, "status": status})
+    try:
+        updated = deps.store.save(updated)
+    except StaleEventError:
+        fresh = deps.store.get(request.id)
+        return LinkView(fresh, None, "decided" if fresh and fresh.status != "pending" else "retry")
+    if status != "pending":
+        verdict = "Approved" if status == "approved" else "Rejected"
+        names = ", ".join(sorted(approvals)) if status == "approved" else approver
+        deps.registry.set_approval(
+            updated.package_arn,
+            verdict,
+            f"{verdict} via Steward by {names} (request {updated.id})"
+            + (f": {comment}" if comment else "")[:900],
+        )
+        deps.outbox.send(_outcome_notification(updated))
+    _audit(
+        deps.lineage,
+        updated,
+        now,
+        {
+            "decision": decision,
+            "by": approver,
+            "channel": channel,
+            "comment": comment[:1000] or None,
+            "source": source,
+        },
+    )
+    return LinkView(updated, None, None)
+
+
+def _refuse(
+    request: ApprovalRequest,
+    who: str,
+    reason: str,
+    channel: str,
+    source: str | None,
+    deps: Deps,
+    now: datetime,
+) -> None:
+    """A refused attempt is audited too (who, when, channel, reason, source address)."""
+    updated = request.model_copy(
+        update={
+            "refusals": [
+                *request.refusals,
+                Refusal(who=who, reason=reason, channel=channel, at=now, source=source),
+            ]
+        }
+    )
+    try:
+        updated = deps.store.save(updated)
+    except StaleEventError:
+        return
+    _audit(
+        deps.lineage, updated, now, {"refused": who, "reason": reason, "channel": channel, "source": source}
+    )

@@ -1,0 +1,248 @@
+"""The approval gate on the sandbox: gate outcomes, the link flow over real HTTP, and every refusal."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import pytest
+
+from sandbox import Sandbox
+
+APPROVERS = [{"email": "alice@example.com"}, {"email": "bob@example.com"}, {"email": "carol@example.com"}]
+
+
+def policy(quorum=1, **approval):
+    return {
+        "default": {
+            "notifications": {
+                "info": {"email": ["ops@example.com"]},
+                "warning": {"email": ["ops@example.com"]},
+            },
+            "approval": {
+                "approvers": APPROVERS,
+                "quorum": quorum,
+                "gate": {"thresholds": {"auc": {"min": 0.88}}},
+                **approval,
+            },
+        }
+    }
+
+
+def register(sb, auc=0.91, group="fraud", created_by=None):
+    sm, s3 = sb.client("sagemaker"), sb.client("s3")
+    s3.create_bucket(Bucket="sagemaker-reports")
+    s3.put_object(
+        Bucket="sagemaker-reports",
+        Key=f"{group}/evaluation.json",
+        Body=json.dumps({"metrics": {"auc": {"value": auc}}}),
+    )
+    with contextlib.suppress(sm.exceptions.ClientError):
+        sm.create_model_package_group(ModelPackageGroupName=group)
+    arn = sm.create_model_package(
+        ModelPackageGroupName=group,
+        ModelApprovalStatus="PendingManualApproval",
+        ModelPackageDescription='<script>alert("x")</script> fraud model',
+        InferenceSpecification={
+            "Containers": [{"Image": "img", "ModelDataUrl": "s3://b/m.tar.gz"}],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+        ModelMetrics={
+            "ModelQuality": {
+                "Statistics": {
+                    "ContentType": "application/json",
+                    "S3Uri": f"s3://sagemaker-reports/{group}/evaluation.json",
+                }
+            }
+        },
+    )["ModelPackageArn"]
+    sb.drain()
+    return arn
+
+
+def link_of(sb, who):
+    mails = [
+        m
+        for m in sb.outbox
+        if m["channel"] == "email" and m["to"] == who and "Approval requested" in m["subject"]
+    ]
+    assert len(mails) == 1, [m["subject"] for m in sb.outbox]
+    return mails[0]["links"][0]
+
+
+def http(url, form=None):
+    data = urllib.parse.urlencode(form).encode() if form is not None else None
+    try:
+        with urllib.request.urlopen(
+            urllib.request.Request(url, data=data, method="POST" if form is not None else "GET")
+        ) as r:
+            return r.status, r.read().decode(), dict(r.headers)
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode(), dict(exc.headers)
+
+
+def csrf_of(page):
+    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+
+
+def status_of(sb, arn):
+    return sb.client("sagemaker").describe_model_package(ModelPackageName=arn)["ModelApprovalStatus"]
+
+
+def decide(sb, link, decision, comment=""):
+    _, page, _ = http(link)
+    return http(link, {"csrf": csrf_of(page), "decision": decision, "comment": comment})
+
+
+def test_gate_rejects_a_version_below_threshold_with_the_numbers():
+    with Sandbox(policy=policy()) as sb:
+        arn = register(sb, auc=0.84)
+        package = sb.client("sagemaker").describe_model_package(ModelPackageName=arn)
+        assert package["ModelApprovalStatus"] == "Rejected"
+        assert "auc=0.84 (>= 0.88, FAILED)" in package["ApprovalDescription"]
+        assert not [m for m in sb.outbox if "Approval requested" in m["subject"]]
+
+
+def test_gate_can_auto_approve_with_the_numbers_recorded():
+    with Sandbox(policy=policy(gate={"thresholds": {"auc": {"min": 0.88}}, "on_pass": "approve"})) as sb:
+        arn = register(sb, auc=0.95)
+        assert status_of(sb, arn) == "Approved"
+        node = {n["id"]: n for n in sb.lineage()["nodes"]}[f"{arn.lower()}/approval"]
+        assert node["status"] == "Approved"
+
+
+def test_each_approver_gets_their_own_link_and_approval_over_http_approves():
+    with Sandbox(policy=policy()) as sb:
+        arn = register(sb)
+        links = {who: link_of(sb, who) for who in ("alice@example.com", "bob@example.com")}
+        assert links["alice@example.com"] != links["bob@example.com"]
+        # GET shows the page and changes nothing (mail scanners, unfurlers)
+        status, page, headers = http(links["alice@example.com"])
+        assert status == 200 and status_of(sb, arn) == "PendingManualApproval"
+        assert "fraud" in page and "&lt;script&gt;" in page and "<script>" not in page
+        assert headers["Cache-Control"] == "no-store" and headers["Referrer-Policy"] == "no-referrer"
+        assert "default-src 'none'" in headers["Content-Security-Policy"]
+        # POST from the page decides
+        status, page, _ = http(
+            links["alice@example.com"], {"csrf": csrf_of(page), "decision": "approve", "comment": "ok"}
+        )
+        assert status == 200 and "approved" in page
+        assert status_of(sb, arn) == "Approved"
+        description = sb.client("sagemaker").describe_model_package(ModelPackageName=arn)[
+            "ApprovalDescription"
+        ]
+        assert "alice@example.com" in description
+        # the registry's event came back and the lineage records the approval with its audit trail
+        nodes = {n["id"]: n for n in sb.lineage()["nodes"]}
+        assert nodes[arn.lower()]["status"] == "Approved"
+        assert nodes[f"{arn.lower()}/approval"]["approvedBy"] == ["alice@example.com"]
+        history = sb.lineage_store().history(f"{arn.lower()}/approval")
+        assert any(h.get("by") == "alice@example.com" and h.get("channel") == "link" for h in history)
+
+
+def test_quorum_needs_distinct_approvers():
+    with Sandbox(policy=policy(quorum=2)) as sb:
+        arn = register(sb)
+        link = link_of(sb, "alice@example.com")
+        _, page, _ = http(link)
+        form = {"csrf": csrf_of(page), "decision": "approve"}
+        assert http(link, form)[0] == 200
+        assert status_of(sb, arn) == "PendingManualApproval"
+        # the same link again, page or replayed POST: refused, nothing changes
+        status, page, _ = http(link)
+        assert status == 409 and "already used" in page
+        assert http(link, form)[0] == 409
+        assert status_of(sb, arn) == "PendingManualApproval"
+        decide(sb, link_of(sb, "bob@example.com"), "approve")
+        assert status_of(sb, arn) == "Approved"
+
+
+def test_one_rejection_rejects_with_the_comment():
+    with Sandbox(policy=policy(quorum=2)) as sb:
+        arn = register(sb)
+        decide(sb, link_of(sb, "alice@example.com"), "approve")
+        decide(sb, link_of(sb, "bob@example.com"), "reject", "drift on tenure <b>!</b>")
+        package = sb.client("sagemaker").describe_model_package(ModelPackageName=arn)
+        assert package["ModelApprovalStatus"] == "Rejected"
+        assert (
+            "bob@example.com" in package["ApprovalDescription"]
+            and "drift on tenure" in package["ApprovalDescription"]
+        )
+        status, page, _ = http(link_of(sb, "carol@example.com"))
+        assert status == 409 and "Already decided" in page
+
+
+def test_the_registrant_and_the_excluded_get_no_link_and_cannot_decide():
+    # moto registers packages as Studio user profile "fake-user-profile-name"
+    approvers = [{"email": "dana@example.com", "identities": ["fake-user-profile-name"]}, *APPROVERS]
+    with Sandbox(policy=policy(approvers=approvers, excluded=["carol@example.com"])) as sb:
+        arn = register(sb)
+        recipients = {m["to"] for m in sb.outbox if "Approval requested" in m["subject"]}
+        assert recipients == {"alice@example.com", "bob@example.com"}
+        request = sb.lineage()["nodes"]
+        approval = next(n for n in request if n["id"] == f"{arn.lower()}/approval")
+        assert approval["approvers"] == ["alice@example.com", "bob@example.com"]
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda link: link[:-3] + ("AAA" if not link.endswith("AAA") else "BBB"),
+        lambda link: link.rsplit("/", 1)[0] + "/not-a-token",
+        lambda link: link.rsplit("/", 1)[0] + "/" + "x" * 3000,
+    ],
+)
+def test_forged_links_change_nothing(mutate):
+    with Sandbox(policy=policy()) as sb:
+        arn = register(sb)
+        forged = mutate(link_of(sb, "alice@example.com"))
+        status, page, _ = http(forged)
+        assert status in (403, 414) and "Traceback" not in page
+        status, page, _ = http(forged, {"csrf": "x", "decision": "approve"})
+        assert status in (403, 414) and status_of(sb, arn) == "PendingManualApproval"
+
+
+def test_a_post_without_the_pages_anti_forgery_value_is_refused_and_audited():
+    with Sandbox(policy=policy()) as sb:
+        arn = register(sb)
+        status, _, _ = http(link_of(sb, "alice@example.com"), {"csrf": "guess", "decision": "approve"})
+        assert status == 403 and status_of(sb, arn) == "PendingManualApproval"
+        history = sb.lineage_store().history(f"{arn.lower()}/approval")
+        assert any(h.get("refused") == "alice@example.com" for h in history)
+
+
+def test_duplicate_registration_events_open_one_request():
+    with Sandbox(policy=policy()) as sb:
+        arn = register(sb)
+        event = {
+            "source": "aws.sagemaker",
+            "detail-type": "SageMaker Model Package State Change",
+            "detail": sb.client("sagemaker").describe_model_package(ModelPackageName=arn) | {},
+        }
+        event["detail"] = json.loads(json.dumps(event["detail"], default=str))
+        event["detail"].pop("ResponseMetadata", None)
+        sb.put_events([event, event])
+        assert (
+            len(
+                [
+                    m
+                    for m in sb.outbox
+                    if m["to"] == "alice@example.com" and "Approval requested" in m["subject"]
+                ]
+            )
+            == 1
+        )
+
+
+def test_tokens_never_appear_in_logs():
+    with Sandbox(policy=policy()) as sb:
+        register(sb)
+        link = link_of(sb, "alice@example.com")
+        decide(sb, link, "approve")
+        token = link.rsplit("/", 1)[-1]
+        assert token not in "\n".join(sb.logs)
