@@ -77,3 +77,21 @@ def test_demo_exits_zero_and_tells_the_chain():
     assert "Notifications delivered (2)" in result.stdout
     assert "1. What is serving on churn-prod" in result.stdout
     assert "churn-models/3 vs churn-models/4" in result.stdout
+
+
+def test_policy_validate_names_the_bad_fields(tmp_path, capsys):
+    good = tmp_path / "good.yaml"
+    good.write_text("default:\n  approval:\n    approvers: [{email: a@example.com}]\n")
+    assert main(["policy", "validate", str(good)]) == 0
+    assert "valid" in capsys.readouterr().out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("default:\n  approval:\n    approvers: [{email: nope}]\n    quorum: 0\n")
+    assert main(["policy", "validate", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "default.approval.approvers.0.email" in err and "default.approval.quorum" in err
+
+
+def test_the_shipped_policy_validates(capsys):
+    assert (
+        main(["policy", "validate", str(REPO / "layers" / "core" / "steward" / "policy_default.yaml")]) == 0
+    )

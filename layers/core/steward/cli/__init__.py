@@ -48,6 +48,11 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--json", action="store_true")
     add_target_options(compare)
 
+    policy = commands.add_parser("policy", help="the policy document")
+    policy_commands = policy.add_subparsers(dest="policy_command", required=True)
+    validate = policy_commands.add_parser("validate", help="check a policy file; errors name the field")
+    validate.add_argument("file", metavar="FILE")
+
     notes = commands.add_parser("notifications", help="the delivery log: every attempt, newest first")
     notes.add_argument("--since", metavar="TIME", help="ISO-8601 (default: the last 24 hours)")
     notes.add_argument("--failed", action="store_true", help="only failed attempts")
@@ -96,6 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return commands.deployments(args)
         if args.command == "compare":
             return commands.compare(args)
+        if args.command == "policy":
+            return commands.validate_policy(args.file)
         if args.command == "notifications":
             return commands.notifications(args)
         if args.command == "redrive":

@@ -88,6 +88,28 @@ def compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def validate_policy(path: str) -> int:
+    """0 and a summary for a valid policy; 1 and one line per bad field otherwise."""
+    from pathlib import Path
+
+    from steward.policy import PolicyError, parse_policy
+
+    try:
+        policy = parse_policy(Path(path).read_text())
+    except OSError as exc:
+        print(f"steward: {path}: {exc.strerror}", file=sys.stderr)
+        return 2
+    except PolicyError as exc:
+        print(f"{path}: invalid policy", file=sys.stderr)
+        for error in exc.errors:
+            print(f"  {error}", file=sys.stderr)
+        return 1
+    groups = ", ".join(policy.groups) or "none"
+    gated = [name for name, entry in [("default", policy.default), *policy.groups.items()] if entry.approval]
+    print(f"{path}: valid (groups: {groups}; approval in: {', '.join(gated) or 'none'})")
+    return 0
+
+
 def notifications(args: argparse.Namespace) -> int:
     with api_for(args) as api:
         answer = api.notifications(args.since, args.failed)
