@@ -246,3 +246,27 @@ def test_tokens_never_appear_in_logs():
         decide(sb, link, "approve")
         token = link.rsplit("/", 1)[-1]
         assert token not in "\n".join(sb.logs)
+
+
+def test_reminders_then_expiry_on_schedule_and_expired_links_change_nothing():
+    import time
+
+    quick = policy(expiry_hours=0.001, reminder_hours_before_expiry=[0.0009], on_expiry="reject")
+    with Sandbox(policy=quick) as sb:
+        arn = register(sb)
+        link = link_of(sb, "alice@example.com")
+        time.sleep(0.5)
+        report = sb.run_schedules("sweep-approvals")[0]["targets"][0]["result"]
+        assert len(report["reminded"]) == 1
+        reminders = [
+            m for m in sb.outbox if m["subject"].startswith("[Steward] Reminder: Approval requested")
+        ]
+        assert {m["to"] for m in reminders} == {"alice@example.com", "bob@example.com", "carol@example.com"}
+        assert sb.run_schedules("sweep-approvals")[0]["targets"][0]["result"]["reminded"] == []  # once
+        time.sleep(3.3)
+        assert len(sb.run_schedules("sweep-approvals")[0]["targets"][0]["result"]["expired"]) == 1
+        assert status_of(sb, arn) == "Rejected"
+        status, page, _ = http(link)
+        assert status in (409, 410) and "Nothing was changed" in page
+        node = next(n for n in sb.lineage()["nodes"] if n["id"] == f"{arn.lower()}/approval")
+        assert node["status"] == "Expired"

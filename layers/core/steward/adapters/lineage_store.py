@@ -235,7 +235,11 @@ class LineageStore:
         expr.set("statusTime", when)
         expr.set("statusRank", rank)
         expr.set("updatedAt", keys.iso_z(change.event_time))
-        active = node.kind is NodeKind.ENDPOINT or (node.kind in RANKED_KINDS and not is_terminal_rank(rank))
+        active = (
+            node.kind is NodeKind.ENDPOINT
+            or (node.kind in RANKED_KINDS and not is_terminal_rank(rank))
+            or (node.kind is NodeKind.APPROVAL and node.status == "Pending")  # the expiry sweep's worklist
+        )
         if active:
             expr.set("gsi2pk", f"ACTIVE#{node.kind.value}")
             expr.set("gsi2sk", when)

@@ -43,6 +43,9 @@ class ApprovalRequest(BaseModel):
     quorum: int
     excluded: list[str] = Field(default_factory=list)
     reject_on_first_rejection: bool = True
+    on_expiry: Literal["leave-pending", "reject"] = "leave-pending"
+    reminder_hours_before_expiry: list[float] = Field(default_factory=list)
+    reminders_sent: list[str] = Field(default_factory=list)
     created_at: datetime
     expires_at: datetime
     status: Status = "pending"

@@ -131,6 +131,8 @@ def open_request(
         quorum=approval.quorum,
         excluded=approval.excluded,
         reject_on_first_rejection=approval.reject_on_first_rejection,
+        on_expiry=approval.on_expiry,
+        reminder_hours_before_expiry=approval.reminder_hours_before_expiry,
         created_at=now,
         expires_at=now + timedelta(hours=approval.expiry_hours),
         gate=gate,
@@ -426,3 +428,73 @@ def _refuse(
     _audit(
         deps.lineage, updated, now, {"refused": who, "reason": reason, "channel": channel, "source": source}
     )
+
+
+# --- reminders and expiry (scheduled) -------------------------------------------------------------
+
+
+class Worklist(Protocol):
+    def active_nodes(self, kind: NodeKind, limit: int = 100) -> list[dict[str, Any]]: ...
+
+
+def sweep(worklist: Worklist, deps: Deps, now: datetime, limit: int = 200) -> dict[str, list[str]]:
+    """Remind approvers who have not decided as expiry nears; expire what nobody decided in time."""
+    report: dict[str, list[str]] = {"reminded": [], "expired": []}
+    for node in worklist.active_nodes(NodeKind.APPROVAL, limit=limit):
+        request = deps.store.get(str(node.get("requestId", "")))
+        if request is None or request.status != "pending":
+            continue
+        if now >= request.expires_at:
+            _expire(request, deps, now)
+            report["expired"].append(request.id)
+            continue
+        for hours in sorted(request.reminder_hours_before_expiry, reverse=True):
+            marker = f"{hours:g}h"
+            if marker in request.reminders_sent or now < request.expires_at - timedelta(hours=hours):
+                continue
+            waiting = [a for a in request.approvers if all(d.approver != a for d in request.decisions)]
+            try:
+                request = deps.store.save(
+                    request.model_copy(update={"reminders_sent": [*request.reminders_sent, marker]})
+                )
+            except StaleEventError:
+                break
+            for approver in waiting:
+                reminder = _request_notification(request, approver, deps, None)
+                deps.outbox.send(
+                    reminder.model_copy(
+                        update={
+                            "kind": Kind.APPROVAL_REMINDER,
+                            "subject": f"Reminder: {reminder.subject}"[:250],
+                            "dedupe_key": f"approval-reminder:{request.id}:{marker}:{approver}",
+                        }
+                    )
+                )
+            report["reminded"].append(request.id)
+    return report
+
+
+def _expire(request: ApprovalRequest, deps: Deps, now: datetime) -> None:
+    try:
+        expired = deps.store.save(request.model_copy(update={"status": "expired"}))
+    except StaleEventError:
+        return
+    if request.on_expiry == "reject":
+        deps.registry.set_approval(
+            request.package_arn, "Rejected", f"Expired without a decision via Steward (request {request.id})"
+        )
+    deps.outbox.send(
+        Notification(
+            kind=Kind.REJECTED if request.on_expiry == "reject" else Kind.APPROVAL_REMINDER,
+            severity=Severity.WARNING,
+            model_group=request.group,
+            model_version=request.version,
+            subject=f"Approval of {request.group} version {request.version} expired"
+            + (" (rejected)" if request.on_expiry == "reject" else " (left pending)"),
+            summary=f"{len(request.approvals())} of {request.quorum} approvals by the deadline.",
+            facts=_facts(request),
+            dedupe_key=f"approval-expired:{request.id}",
+            thread_key=request.package_arn.lower(),
+        )
+    )
+    _audit(deps.lineage, expired, now, {"expired": True, "onExpiry": request.on_expiry})

@@ -1,0 +1,29 @@
+"""sweep_approvals: on a schedule, remind approvers as expiry nears and expire undecided requests."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from steward.adapters.lineage_store import LineageStore
+from steward.approvals.service import sweep
+from steward.approvals.wiring import approval_deps
+from steward.observability import logger, metrics, tracer
+from steward.settings import get_settings
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    settings = get_settings()
+    report = sweep(
+        LineageStore(settings.lineage_table, settings.idempotency_table), approval_deps(), datetime.now(UTC)
+    )
+    metrics.add_metric(name="ApprovalReminded", unit=MetricUnit.Count, value=len(report["reminded"]))
+    metrics.add_metric(name="ApprovalExpired", unit=MetricUnit.Count, value=len(report["expired"]))
+    logger.info("approvals swept", extra=report)
+    return report
