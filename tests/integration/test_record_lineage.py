@@ -264,3 +264,53 @@ def test_redrive_of_an_event_that_still_fails_keeps_it(sb):
     assert report["redriven"] == []
     assert "TrainingJobStatus" in report["failed"][0]["error"]
     assert len(sb.dlq_messages("record_lineage")) == 1
+
+
+def test_an_approval_in_the_same_second_as_the_registration_wins(sb):
+    registered, approved = load("model_package/registered_pending.json"), load("model_package/approved.json")
+    approved["detail"]["LastModifiedTime"] = registered["detail"]["LastModifiedTime"]
+    sb.put_events([registered, approved])
+    assert by_id(sb.lineage())[f"{ACC}:model-package/churn-models/3"]["status"] == "Approved"
+
+
+def test_a_package_event_without_last_modified_time_uses_its_own_time(sb):
+    approved = load("model_package/approved.json")
+    del approved["detail"]["LastModifiedTime"]
+    sb.put_events([load("model_package/registered_pending.json"), approved])
+    assert by_id(sb.lineage())[f"{ACC}:model-package/churn-models/3"]["status"] == "Approved"
+
+
+def test_a_retried_pipeline_execution_moves_on_from_failed(sb):
+    failed = load("pipeline_execution/failed.json")
+    retry = copy.deepcopy(failed)
+    retry["id"], retry["time"] = str(uuid.uuid4()), "2026-11-04T05:00:00Z"
+    retry["detail"].update(
+        currentPipelineExecutionStatus="Executing", previousPipelineExecutionStatus="Failed"
+    )
+    retry["detail"].pop("executionEndTime", None)
+    done = copy.deepcopy(retry)
+    done["id"], done["time"] = str(uuid.uuid4()), "2026-11-04T06:00:00Z"
+    done["detail"].update(currentPipelineExecutionStatus="Succeeded", executionEndTime="2026-11-04T06:00:00Z")
+    sb.put_events([failed, retry, done])
+    node = by_id(sb.lineage())[failed["detail"]["pipelineExecutionArn"]]
+    assert node["status"] == "Succeeded"
+
+
+def test_an_artifact_first_seen_as_an_evaluation_input_is_still_an_artifact(sb):
+    sb.put_events([load("processing_job/evaluate_in_progress.json"), load("training_job/completed.json")])
+    artifacts = [n for n in sb.lineage()["nodes"] if n["id"].endswith("output/model.tar.gz")]
+    assert [n["kind"] for n in artifacts] == ["model-artifact"]
+
+
+def test_an_endpoint_back_in_service_drops_its_pending_config_and_failure(sb):
+    sb.put_events([load("endpoint_deployment/creating.json"), load("endpoint/in_service.json")])
+    node = by_id(sb.lineage())[f"{ACC}:endpoint/churn-prod"]
+    assert "pendingEndpointConfigName" not in node and "failureReason" not in node
+
+
+def test_a_very_long_s3_key_is_recorded(sb):
+    event = load("training_job/completed.json")
+    long_uri = "s3://bucket/" + "k" * 1010
+    event["detail"]["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"] = long_uri
+    assert sb.put_events([event])[0]["targets"][0]["ok"]
+    assert long_uri in by_id(sb.lineage())

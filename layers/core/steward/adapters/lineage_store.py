@@ -15,7 +15,7 @@ from steward.errors import DuplicateEventError, StaleEventError
 from steward.lineage import keys
 from steward.lineage.arns import s3_split
 from steward.lineage.graph import LineageChange, NodeKind, NodeUpdate
-from steward.lineage.lifecycle import RANKED_KINDS, is_terminal_rank, status_rank
+from steward.lineage.lifecycle import RANKED_KINDS, RETRYABLE_KINDS, is_terminal_rank, status_rank
 
 ATTR_PREFIX = "a_"
 _TRANSACTION_LIMIT = 100
@@ -204,13 +204,19 @@ class LineageStore:
     def _common(self, expr: Expr, node: NodeUpdate, change: LineageChange, *, keep_existing: bool) -> None:
         expr.set("id", node.id)
         expr.set("kind", node.kind.value, keep_existing=keep_existing)
-        expr.set("name", node.name, keep_existing=keep_existing)
+        expr.set("name", node.name, keep_existing=keep_existing or "name" in node.keep)
         for attr, value in node.attributes.items():
-            expr.set(ATTR_PREFIX + attr, value, keep_existing=keep_existing)
+            if keep_existing and attr in node.clear:
+                continue  # a late state must not bring back what a newer one cleared
+            expr.set(ATTR_PREFIX + attr, value, keep_existing=keep_existing or attr in node.keep)
+        if node.kind is NodeKind.MODEL_ARTIFACT:
+            # Whoever saw it first, an artifact stays an artifact (an evaluation job reads it as a dataset).
+            expr.set("artifact", True)
         if node.kind in _S3_KINDS:
             bucket, key = s3_split(node.id)
-            expr.set("gsi1pk", f"S3#{bucket}")
-            expr.set("gsi1sk", key)
+            if key:  # a bucket root has no key to index
+                expr.set("gsi1pk", f"S3#{bucket}")
+                expr.set("gsi1sk", key)
 
     def _upsert(self, node: NodeUpdate, change: LineageChange) -> dict[str, Any]:
         """A node this event mentions but does not report on: fill gaps, overwrite nothing."""
@@ -235,6 +241,9 @@ class LineageStore:
         expr.set("statusTime", when)
         expr.set("statusRank", rank)
         expr.set("updatedAt", keys.iso_z(change.event_time))
+        for attr in node.clear:
+            if attr not in node.attributes:
+                expr.removes.append(expr.name(ATTR_PREFIX + attr))
         active = (
             node.kind is NodeKind.ENDPOINT
             or (node.kind in RANKED_KINDS and not is_terminal_rank(rank))
@@ -251,8 +260,18 @@ class LineageStore:
             condition = f"attribute_not_exists({rank_n}) OR {rank_n} < {rank_v}"
             if not is_terminal_rank(rank):
                 condition += f" OR ({rank_n} = {rank_v} AND {time_n} < {expr.value(when)})"
+            if node.kind in RETRYABLE_KINDS:  # a failed execution that is retried keeps its ARN
+                status_n = expr.name("status")
+                condition += (
+                    f" OR ({status_n} IN ({expr.value('Failed')}, {expr.value('Stopped')})"
+                    f" AND {time_n} < {expr.value(when)})"
+                )
         else:
-            condition = f"attribute_not_exists({time_n}) OR {time_n} < {expr.value(when)}"
+            time_v = expr.value(when)
+            condition = (
+                f"attribute_not_exists({time_n}) OR {time_n} < {time_v}"
+                f" OR ({time_n} = {time_v} AND {rank_n} < {expr.value(rank)})"
+            )
         return {
             "TableName": self.table,
             "Key": self._key(node.id),
@@ -378,7 +397,7 @@ def node_from_item(item: dict[str, Any]) -> dict[str, Any]:
     """A stored node item → the graph JSON node (id, kind, name, status, then its attributes)."""
     node: dict[str, Any] = {
         "id": item["id"],
-        "kind": item.get("kind"),
+        "kind": "model-artifact" if item.get("artifact") else item.get("kind"),
         "name": item.get("name"),
         "status": item.get("status"),
     }

@@ -84,6 +84,8 @@ class _Builder:
         status: str,
         when: datetime,
         history: dict[str, Any] | None = None,
+        clear: tuple[str, ...] = (),
+        keep: tuple[str, ...] = (),
         **attributes: Any,
     ) -> str:
         self.nodes[node_id] = NodeUpdate(
@@ -94,6 +96,8 @@ class _Builder:
             status_time=when,
             attributes=_clean(attributes),
             history=_clean(history or {}),
+            clear=clear,
+            keep=keep,
         )
         return node_id
 
@@ -361,7 +365,9 @@ def model_package(event: ev.ModelPackageStateChange) -> LineageChange:
         NodeKind.MODEL_PACKAGE,
         f"{group_name}/{d.version}" if d.version is not None else arn_name(package),
         status,
-        _when(event, d.last_modified_time, d.creation_time),
+        _when(event, d.last_modified_time),  # no LastModifiedTime: the event's own time, never CreationTime
+        # Older shapes lack ModelPackageGroupName: the ARN's lower-cased group never renames a known one.
+        keep=() if d.model_package_group_name else ("name", "group"),
         history={
             "updatedFields": d.updated_model_package_fields,
             "approvalDescription": d.approval_description,
@@ -451,6 +457,7 @@ def endpoint(
         d.endpoint_name,
         d.endpoint_status,
         _when(event, d.last_modified_time),
+        clear=("pendingEndpointConfigName", "failureReason"),  # gone once the endpoint moves on
         history={
             "endpointConfigName": d.endpoint_config_name,
             "pendingEndpointConfigName": pending,

@@ -90,6 +90,8 @@ class NodeUpdate(BaseModel):
     status_time: datetime | None = None
     attributes: dict[str, Any] = Field(default_factory=dict)
     history: dict[str, Any] = Field(default_factory=dict)  # extra facts kept with this status change
+    clear: tuple[str, ...] = ()  # attributes this state no longer has (removed when it wins)
+    keep: tuple[str, ...] = ()  # attributes (or "name") set only when absent: the event is unsure of them
 
 
 class EdgeUpdate(BaseModel):

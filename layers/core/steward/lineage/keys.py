@@ -27,12 +27,25 @@ def node_pk(node_id: str) -> str:
     return f"N#{node_id}"
 
 
+# Sort keys are at most 1024 bytes; an S3 key alone may be 1024. Long ids are keyed by their hash (the
+# edge item keeps the full ids in its attributes, which is what reads use).
+_MAX_ID_IN_KEY = 900
+
+
+def _id_part(node_id: str) -> str:
+    if len(node_id.encode()) <= _MAX_ID_IN_KEY:
+        return node_id
+    import hashlib
+
+    return "#sha256:" + hashlib.sha256(node_id.encode()).hexdigest()
+
+
 def in_edge_sk(relation: str, source: str) -> str:
-    return f"{IN_PREFIX}{relation}|{source}"
+    return f"{IN_PREFIX}{relation}|{_id_part(source)}"
 
 
 def out_edge_sk(relation: str, target: str) -> str:
-    return f"{OUT_PREFIX}{relation}|{target}"
+    return f"{OUT_PREFIX}{relation}|{_id_part(target)}"
 
 
 def history_sk(when: str, status: str) -> str:

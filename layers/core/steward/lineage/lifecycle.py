@@ -24,6 +24,12 @@ _JOB_RANKS = {
     "Stopped": 3,
 }
 
+# Same-time tie-break for kinds ordered by time: a decision beats the registration it follows.
+_PACKAGE_RANKS = {"PendingManualApproval": 0, "Approved": 1, "Rejected": 1}
+
+# SageMaker's RetryPipelineExecution resumes a Failed/Stopped execution under the same ARN.
+RETRYABLE_KINDS = frozenset({NodeKind.PIPELINE_EXECUTION})
+
 RANKED_KINDS = frozenset(
     {
         NodeKind.PROCESSING_JOB,
@@ -41,6 +47,8 @@ def status_rank(kind: NodeKind, status: str) -> int:
     """Position of `status` in the kind's lifecycle; time-ordered kinds are all rank 0."""
     if kind in RANKED_KINDS:
         return _JOB_RANKS.get(status, 1)
+    if kind is NodeKind.MODEL_PACKAGE:
+        return _PACKAGE_RANKS.get(status, 0)
     return 0
 
 
@@ -53,6 +61,10 @@ def supersedes(kind: NodeKind, new: tuple[str, str], old: tuple[str, str] | None
     if old is None:
         return True
     new_rank, old_rank = status_rank(kind, new[0]), status_rank(kind, old[0])
+    if kind not in RANKED_KINDS:
+        return new[1] > old[1] or (new[1] == old[1] and new_rank > old_rank)
+    if kind in RETRYABLE_KINDS and old[0] in ("Failed", "Stopped") and new[1] > old[1]:
+        return True
     if new_rank != old_rank:
         return new_rank > old_rank
     return not is_terminal_rank(new_rank) and new[1] > old[1]
