@@ -17,9 +17,11 @@ def load_events(paths: list[str | Path]) -> list[dict[str, Any]]:
     for raw_path in paths:
         path = Path(raw_path)
         try:
-            text = path.read_text()
+            text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise EventFileError(f"{path}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise EventFileError(f"{path}: not UTF-8 text") from None
         stripped = text.strip()
         if not stripped:
             continue

@@ -20,7 +20,8 @@ from steward.settings import get_settings
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = get_settings()
     store = LineageStore(settings.lineage_table, settings.idempotency_table, settings.event_id_ttl_seconds)
-    report = reconcile(store, SageMakerReader(), budget=settings.reconcile_budget)
+    arn = context.invoked_function_arn.split(":")
+    report = reconcile(store, SageMakerReader(), budget=settings.reconcile_budget, home=(arn[3], arn[4]))
     for repair in report.repaired:
         logger.warning("repaired a stale record", extra=repair)
     metrics.add_metric(name="RecordsChecked", unit=MetricUnit.Count, value=report.checked)

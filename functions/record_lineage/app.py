@@ -33,7 +33,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         raise
     settings = get_settings()
     store = LineageStore(settings.lineage_table, settings.idempotency_table, settings.event_id_ttl_seconds)
-    outcome = record_lineage(parsed, store, SageMakerReader())
+    arn = context.invoked_function_arn.split(":")  # this account and region: what SageMaker can describe
+    outcome = record_lineage(parsed, store, SageMakerReader(), home=(arn[3], arn[4]))
     logger.info("lineage recorded", extra={"detail_type": parsed.detail_type, **outcome.as_dict()})
     metrics.add_metric(name=f"Lineage{outcome.outcome.capitalize()}", unit=MetricUnit.Count, value=1)
     return outcome.as_dict()

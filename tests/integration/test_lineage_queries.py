@@ -187,3 +187,40 @@ def test_cli_without_a_target_says_how(capsys, monkeypatch):
     monkeypatch.delenv("STEWARD_API_URL", raising=False)
     assert main(["lineage", PACKAGE]) == 2
     assert "--stack" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("params", "status"),
+    [
+        ({"id": "s3://churn-datalake-123456789012"}, 200),
+        ({"id": "s3://"}, 400),
+        ({"id": f"{ACC}:pipeline/churn-train/execution/8xq2n4vd1k7m/step/PrepareData"}, 200),
+    ],
+)
+def test_bucket_roots_step_ids_and_empty_uris(sb, params, status):
+    assert get(sb, "/lineage", **params)[0] == status
+
+
+@pytest.mark.parametrize("at", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_times_out_of_range_are_a_400(sb, at):
+    assert get(sb, "/endpoints/churn-prod/serving", at=at)[0] == 400
+
+
+def test_hostile_page_tokens_are_a_400(sb):
+    import base64
+
+    for offset in ("1e999", "-5", "true"):
+        token = base64.urlsafe_b64encode(('{"offset": ' + offset + "}").encode()).decode()
+        assert get(sb, "/endpoints/churn-prod/deployments", next=token)[0] == 400
+
+
+def test_a_file_inside_a_dataset_folder_walks_downstream_too(sb):
+    status, graph = get(sb, "/lineage", id=f"{RAW}/part-0001.csv", direction="downstream", depth=4)
+    assert status == 200 and RAW in ids(graph)
+
+
+def test_delivery_log_since_long_ago_answers_quickly(sb):
+    status, _ = get(sb, "/notifications", since="0001-01-01T00:00:00+01:00")
+    assert status == 400
+    status, body = get(sb, "/notifications", since="1990-01-01T00:00:00Z")
+    assert status == 200 and isinstance(body["items"], list)

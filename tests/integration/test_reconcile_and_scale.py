@@ -127,3 +127,49 @@ def test_a_group_with_50_versions_walks_in_two_rounds():
         graph = walk(store, f"{ACC}:model-package-group/churn-models", "downstream", depth=1, stats=stats)
         assert stats.rounds == 2
         assert sum(1 for n in graph["nodes"] if n["kind"] == "model-package") == 50
+
+
+def test_reconciler_retires_what_it_cannot_check_and_still_reaches_the_rest():
+    with Sandbox(serve_api=False, parameters={"ReconcileBudget": "3"}) as sandbox:
+        # Given three open jobs of another account and one local job SageMaker reports Completed
+        for i in range(3):
+            foreign = copy.deepcopy(load("training_job/in_progress_starting.json"))
+            foreign["id"] = f"00000000-0000-4000-8000-0000000000f{i}"
+            foreign["account"] = "999999999999"
+            foreign["detail"].update(
+                TrainingJobName=f"remote-{i}",
+                Tags={},
+                TrainingJobArn=f"arn:aws:sagemaker:us-east-1:999999999999:training-job/remote-{i}",
+            )
+            sandbox.put_events([foreign])
+        _training_job(sandbox.client("sagemaker"), "Local-Job")
+        local = copy.deepcopy(load("training_job/in_progress_starting.json"))
+        local["detail"].update(
+            TrainingJobName="Local-Job", TrainingJobArn=f"{ACC}:training-job/local-job", Tags={}
+        )
+        sandbox.put_events([local])
+        # When the reconciler runs twice
+        first = sandbox.run_schedules("reconcile")[0]["targets"][0]["result"]
+        second = sandbox.run_schedules("reconcile")[0]["targets"][0]["result"]
+        # Then the foreign records leave the worklist, and the local one is repaired
+        assert len(first["outOfReach"]) + len(second["outOfReach"]) == 3
+        repaired = first["repaired"] + second["repaired"]
+        assert [r["id"] for r in repaired] == [f"{ACC}:training-job/local-job"]
+
+
+def test_an_endpoint_of_another_account_is_not_linked_to_our_configs():
+    with Sandbox(serve_api=False) as sandbox:
+        create_sagemaker_resources(
+            sandbox.client("sagemaker"), json.loads((EVENTS / "sagemaker_resources.json").read_text())
+        )
+        event = copy.deepcopy(load("endpoint/in_service.json"))
+        event["account"] = "999999999999"
+        event["detail"]["EndpointArn"] = "arn:aws:sagemaker:us-east-1:999999999999:endpoint/churn-prod"
+        result = sandbox.put_events([event])[0]["targets"][0]["result"]
+        assert result["degraded"]
+        edges = {(e["from"], e["to"]) for e in sandbox.lineage()["edges"]}
+        assert all(
+            ":123456789012:" not in source
+            for source, target in edges
+            if target.endswith("999999999999:endpoint/churn-prod")
+        )

@@ -342,13 +342,15 @@ class LineageStore:
         return node, edges
 
     def datasets_under(self, uri: str, limit: int = 1000) -> list[dict[str, Any]]:
-        """Dataset and artifact nodes strictly under an S3 prefix (GSI1)."""
+        """Dataset and artifact nodes strictly under an S3 prefix (GSI1); a bucket root lists its bucket."""
         bucket, key = s3_split(uri)
+        values = {":b": {"S": f"S3#{bucket}"}}
+        condition = "gsi1pk = :b"
+        if key:
+            condition += " AND begins_with(gsi1sk, :k)"
+            values[":k"] = {"S": f"{key}/"}
         items = self._query(
-            IndexName="gsi1",
-            KeyConditionExpression="gsi1pk = :b AND begins_with(gsi1sk, :k)",
-            ExpressionAttributeValues={":b": {"S": f"S3#{bucket}"}, ":k": {"S": f"{key}/" if key else ""}},
-            limit=limit,
+            IndexName="gsi1", KeyConditionExpression=condition, ExpressionAttributeValues=values, limit=limit
         )
         return [node_from_item(i) for i in items]
 
@@ -367,6 +369,17 @@ class LineageStore:
             limit=limit,
         )
         return [node_from_item(i) for i in items]
+
+    def retire(self, node_id: str, reason: str) -> None:
+        """Take a record off the reconciler's worklist (it cannot be checked), saying why."""
+        self._ddb.update_item(
+            TableName=self.table,
+            Key=self._key(node_id),
+            UpdateExpression="REMOVE gsi2pk, gsi2sk SET #r = :r",
+            ExpressionAttributeNames={"#r": ATTR_PREFIX + "reconcile"},
+            ExpressionAttributeValues={":r": {"S": reason}},
+            ConditionExpression="attribute_exists(pk)",
+        )
 
     def scan_all(self) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
         """Every node and edge (the sandbox's whole-graph view; never used on a request path)."""

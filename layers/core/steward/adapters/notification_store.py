@@ -70,6 +70,7 @@ class NotificationStore:
     def attempts(self, since: datetime, failed_only: bool = False, limit: int = 500) -> list[dict[str, Any]]:
         """Delivery attempts since `since`, newest first (one Query per day)."""
         found: list[dict[str, Any]] = []
+        since = max(since, datetime.now(UTC) - timedelta(days=LOG_RETENTION_DAYS))  # bounded: one Query a day
         day = datetime.now(UTC).date()
         while day >= since.date() and len(found) < limit:
             response = self._ddb.query(

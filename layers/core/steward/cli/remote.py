@@ -48,12 +48,18 @@ class StewardApi:
             with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
                 return json.loads(response.read() or b"null")
         except urllib.error.HTTPError as exc:
-            body = exc.read().decode(errors="replace")
-            try:
-                message = json.loads(body).get("message", body)
-            except ValueError:
-                message = body
-            raise ApiError(exc.code, str(message)[:500]) from None
+            return self._http_error(exc)
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+            raise ApiError(503, f"cannot reach {self.base_url}: {getattr(exc, 'reason', exc)}") from None
+
+    @staticmethod
+    def _http_error(exc: urllib.error.HTTPError) -> Any:
+        body = exc.read().decode(errors="replace")
+        try:
+            message = json.loads(body).get("message", body)
+        except (ValueError, AttributeError):
+            message = body
+        raise ApiError(exc.code, str(message)[:500]) from None
 
     def _sigv4(self, url: str) -> dict[str, str]:
         import boto3

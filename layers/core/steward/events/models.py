@@ -127,6 +127,11 @@ class ProcessingOutput(Pascal):
 class ProcessingOutputConfig(Pascal):
     outputs: list[ProcessingOutput] = Field(default_factory=list)
 
+    @field_validator("outputs", mode="before")
+    @classmethod
+    def _null_outputs(cls, value: Any) -> Any:
+        return [] if value is None else value
+
 
 class AppSpecification(Pascal):
     image_uri: str | None = None
@@ -291,6 +296,11 @@ class PackageContainer(Pascal):
 
 class InferenceSpecification(Pascal):
     containers: list[PackageContainer] = Field(default_factory=list)
+
+    @field_validator("containers", mode="before")
+    @classmethod
+    def _null_containers(cls, value: Any) -> Any:
+        return [] if value is None else value
 
 
 class MetadataProperties(Pascal):

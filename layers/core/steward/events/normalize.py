@@ -38,9 +38,9 @@ def parse_timestamp(value: Any) -> datetime | None:
         text = _OFFSET_WITHOUT_COLON.sub(r"\1:\2", text.replace("Z", "+00:00"))
         try:
             parsed = datetime.fromisoformat(text)
-        except ValueError:
-            raise ValueError(f"not a timestamp: {value[:40]!r}") from None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+            return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+        except (ValueError, OverflowError):
+            raise ValueError(f"not a timestamp (or out of range): {value[:40]!r}") from None
     raise ValueError(f"not a timestamp: {type(value).__name__}")
 
 

@@ -21,7 +21,7 @@ class BadRequestError(ValueError):
 
 def node_id(value: str) -> str:
     value = value.strip()
-    if not is_node_id(value):
+    if not is_node_id(value) or value.rstrip("/") == "s3:":
         raise BadRequestError(f"id: {value[:80]!r} is neither an ARN nor an s3:// URI")
     return value.rstrip("/") if value.startswith("s3://") else canonical_arn(value)
 
@@ -49,6 +49,8 @@ def timestamp(value: str) -> datetime:
         parsed = None
     if parsed is None:
         raise BadRequestError(f"at: {value[:40]!r} is not an ISO-8601 time")
+    if not 1970 <= parsed.year <= 9998:
+        raise BadRequestError(f"at: {value[:40]!r} is out of range (1970..9998)")
     return parsed
 
 
@@ -67,8 +69,11 @@ def page(items: list[Any], limit: int, token: str | None) -> dict[str, Any]:
     start = 0
     if token:
         try:
-            start = int(json.loads(base64.urlsafe_b64decode(token.encode()).decode())["offset"])
-        except (ValueError, KeyError, TypeError):
+            offset = json.loads(base64.urlsafe_b64decode(token.encode()).decode())["offset"]
+            if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+                raise ValueError("offset")
+            start = offset
+        except (ValueError, KeyError, TypeError, OverflowError):
             raise BadRequestError("next: not a token this API issued") from None
     chunk = items[start : start + limit]
     more = start + limit < len(items)

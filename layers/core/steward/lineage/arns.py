@@ -16,9 +16,11 @@ def canonical_arn(arn: str) -> str:
     match = _ARN.match(arn.strip())
     if not match or match["service"] != "sagemaker":
         return arn.strip()
-    return (
-        f"arn:{match['partition']}:sagemaker:{match['region']}:{match['account']}:{match['resource'].lower()}"
-    )
+    resource, step = match["resource"], ""
+    if "/step/" in resource:  # pipeline step ids are Steward's: the step name keeps its case
+        resource, _, name = resource.partition("/step/")
+        step = f"/step/{name}"
+    return f"arn:{match['partition']}:sagemaker:{match['region']}:{match['account']}:{resource.lower()}{step}"
 
 
 def sagemaker_arn(region: str, account: str, resource_type: str, name: str, partition: str = "aws") -> str:
@@ -54,7 +56,8 @@ def s3_split(uri: str) -> tuple[str, str]:
 
 
 def s3_ancestors(uri: str) -> list[str]:
-    """Every prefix of `uri` on `/` boundaries, nearest first, down to the bucket's first level."""
+    """Every prefix of `uri` on `/` boundaries, nearest first, down to the bucket itself."""
     bucket, key = s3_split(uri)
     parts = key.split("/") if key else []
-    return [f"s3://{bucket}/{'/'.join(parts[:i])}" for i in range(len(parts) - 1, 0, -1)]
+    prefixes = [f"s3://{bucket}/{'/'.join(parts[:i])}" for i in range(len(parts) - 1, 0, -1)]
+    return [*prefixes, f"s3://{bucket}"] if parts else []

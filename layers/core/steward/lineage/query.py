@@ -70,10 +70,10 @@ def walk(
             for fid in frontier:
                 tasks.append(("node", fid, partial(store.node_with_edges, fid, direction)))
                 if fid.startswith("s3://"):
-                    if direction == "downstream":
-                        tasks.append(("under", fid, partial(store.datasets_under, fid)))
-                    else:
-                        tasks.append(("above", fid, partial(store.get_nodes, s3_ancestors(fid))))
+                    # Data flows through folders both ways: a reader of a prefix reads what was written
+                    # under it, and a file sits in a folder a job wrote. Either direction finds both.
+                    tasks.append(("under", fid, partial(store.datasets_under, fid)))
+                    tasks.append(("above", fid, partial(store.get_nodes, s3_ancestors(fid))))
             results = list(pool.map(_run, tasks))
             next_frontier: list[str] = []
             for task, fid, result in results:

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from steward.errors import NotFoundError
 from steward.events import parse_event
+from steward.lineage.arns import canonical_arn
 from steward.lineage.graph import NodeKind
 from steward.lineage.record import LineageWriter, SageMakerLookup, record_lineage
 
@@ -51,6 +52,7 @@ DESCRIBE = {
 
 class WorklistReader(LineageWriter, Protocol):
     def active_nodes(self, kind: NodeKind, limit: int = 100) -> list[dict[str, Any]]: ...
+    def retire(self, node_id: str, reason: str) -> None: ...
 
 
 class Describer(SageMakerLookup, Protocol):
@@ -62,6 +64,7 @@ class ReconcileReport:
     checked: int = 0
     repaired: list[dict[str, Any]] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    out_of_reach: list[str] = field(default_factory=list)
     budget_exhausted: bool = False
 
     def as_dict(self) -> dict[str, Any]:
@@ -69,12 +72,20 @@ class ReconcileReport:
             "checked": self.checked,
             "repaired": self.repaired,
             "missing": self.missing,
+            "outOfReach": self.out_of_reach,
             "budgetExhausted": self.budget_exhausted,
         }
 
 
-def reconcile(store: WorklistReader, sagemaker: Describer, budget: int = 100) -> ReconcileReport:
-    """Describe up to `budget` open records and repair those SageMaker reports further along."""
+def reconcile(
+    store: WorklistReader, sagemaker: Describer, budget: int = 100, home: tuple[str, str] | None = None
+) -> ReconcileReport:
+    """Describe up to `budget` open records and repair those SageMaker reports further along.
+
+    `home` is (region, account) of the reconciler: records of other accounts or regions cannot be
+    described with its credentials, and records SageMaker no longer knows never will be; both leave
+    the worklist (with the reason on the node) instead of using up every run's budget.
+    """
     report = ReconcileReport()
     for kind, (operation, parameter, detail_type) in DESCRIBE.items():
         if report.checked >= budget:
@@ -84,12 +95,30 @@ def reconcile(store: WorklistReader, sagemaker: Describer, budget: int = 100) ->
             if report.checked >= budget:
                 report.budget_exhausted = True
                 break
+            parts = node["id"].split(":")
+            if home is not None and len(parts) > 4 and (parts[3], parts[4]) != home:
+                store.retire(node["id"], f"out of reach: {parts[4]}/{parts[3]} is not this account/region")
+                report.out_of_reach.append(node["id"])
+                continue
             report.checked += 1
             key = node["id"] if parameter.endswith("Arn") else node["name"]
             try:
                 described = sagemaker.describe(operation, **{parameter: key})
             except NotFoundError:
+                store.retire(node["id"], "not found in SageMaker")
                 report.missing.append(node["id"])
+                continue
+            described_arn = next(
+                (
+                    v
+                    for k, v in described.items()
+                    if k.endswith("Arn") and isinstance(v, str) and k.replace("Arn", "Name") in described
+                ),
+                None,
+            )
+            if described_arn and canonical_arn(described_arn) != node["id"]:
+                store.retire(node["id"], f"describe answered for another resource ({described_arn})")
+                report.out_of_reach.append(node["id"])
                 continue
             event = synthetic_event(detail_type, described, node)
             outcome = record_lineage(parse_event(event), store, sagemaker)

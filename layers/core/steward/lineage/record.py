@@ -38,7 +38,12 @@ class RecordOutcome:
         }
 
 
-def record_lineage(event: ev.StewardEvent, store: LineageWriter, sagemaker: SageMakerLookup) -> RecordOutcome:
+def record_lineage(
+    event: ev.StewardEvent,
+    store: LineageWriter,
+    sagemaker: SageMakerLookup,
+    home: tuple[str, str] | None = None,
+) -> RecordOutcome:
     """Upsert the nodes and edges `event` states; move its resource's status forward only.
 
     Endpoint configs and models are immutable in SageMaker, so they are described once (when the store
@@ -49,9 +54,18 @@ def record_lineage(event: ev.StewardEvent, store: LineageWriter, sagemaker: Sage
     model: ModelFacts | None = None
     degraded: list[str] = []
     if isinstance(event, ev.EndpointStateChange | ev.EndpointDeploymentStateChange):
-        configs, degraded = _resolve_configs(event, store, sagemaker)
+        region, account, _ = _where(event, event.detail.endpoint_arn)
+        if home is not None and (region, account) != home:
+            # Another account's endpoint (forwarded events): its configs are not ours to describe.
+            degraded = [f"endpoint in {account}/{region}: configs recorded by name only"]
+        else:
+            configs, degraded = _resolve_configs(event, store, sagemaker)
     elif isinstance(event, ev.TransformJobStateChange) and event.detail.model_name:
-        model, degraded = _resolve_model(event, store, sagemaker)
+        region, account, _ = _where(event, event.detail.transform_job_arn)
+        if home is not None and (region, account) != home:
+            degraded = [f"transform job in {account}/{region}: model recorded by name only"]
+        else:
+            model, degraded = _resolve_model(event, store, sagemaker)
     change = extract(event, configs=configs, model=model)
     if change is None:
         return RecordOutcome("ignored")
