@@ -31,8 +31,12 @@ def _store() -> LineageStore:
 
 
 def _endpoint(name: str) -> str:
+    """An endpoint name in this account and region, unless ?account=&region= name another (forwarded)."""
     arn = app.lambda_context.invoked_function_arn.split(":")
-    return check.endpoint_id(name, arn[3], arn[4])
+    params = app.current_event.query_string_parameters or {}
+    return check.endpoint_id(
+        name, check.region(params.get("region", arn[3])), check.account(params.get("account", arn[4]))
+    )
 
 
 @app.get("/health")

@@ -224,3 +224,19 @@ def test_delivery_log_since_long_ago_answers_quickly(sb):
     assert status == 400
     status, body = get(sb, "/notifications", since="1990-01-01T00:00:00Z")
     assert status == 200 and isinstance(body["items"], list)
+
+
+def test_each_deployment_names_its_versions(sb):
+    _, body = get(sb, "/endpoints/churn-prod/deployments")
+    older = body["items"][1]
+    assert [v["modelPackageArn"] for v in older["versions"]] == [PACKAGE]
+    assert older["versions"][0]["version"] == 3 and older["versions"][0]["status"] == "Approved"
+    assert [v["modelPackageArn"] for v in older["previousVersions"]] == [
+        f"{ACC}:model-package/churn-models/2"
+    ]
+
+
+def test_another_accounts_endpoint_is_asked_by_account_and_region(sb):
+    assert get(sb, "/endpoints/churn-prod/deployments", account="999999999999", region="eu-west-1")[0] == 404
+    assert get(sb, "/endpoints/churn-prod/deployments", account="12", region="eu-west-1")[0] == 400
+    assert get(sb, "/endpoints/churn-prod/deployments", account="123456789012", region="us-east-1")[0] == 200

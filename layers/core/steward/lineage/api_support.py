@@ -54,6 +54,18 @@ def timestamp(value: str) -> datetime:
     return parsed
 
 
+def account(value: str) -> str:
+    if not (len(value) == 12 and value.isdigit()):
+        raise BadRequestError(f"account: {value[:20]!r} is not a 12-digit AWS account id")
+    return value
+
+
+def region(value: str) -> str:
+    if not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", value):
+        raise BadRequestError(f"region: {value[:20]!r} is not an AWS region")
+    return value
+
+
 def endpoint_id(name: str, region: str, account: str) -> str:
     if name.startswith("arn:"):
         return node_id(name)

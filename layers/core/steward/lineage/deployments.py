@@ -79,7 +79,52 @@ def deployment_history(store: HistoryReader, endpoint_id: str) -> list[dict[str,
             current = None
         if status in _SERVING_STATUSES and config:
             serving = config
+    _describe_versions(store, endpoint_id, deployments)
     return deployments
+
+
+def _config_id(endpoint_id: str, config: str) -> str:
+    return endpoint_id.replace(":endpoint/", ":endpoint-config/", 1).rsplit("/", 1)[0] + "/" + config.lower()
+
+
+def versions_of(
+    store: HistoryReader, endpoint_id: str, config: str, cache: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The model packages an endpoint config serves, with who approved each (from the lineage)."""
+    if config in cache:
+        return cache[config]  # type: ignore[no-any-return]
+    _, model_edges = store.node_with_edges(_config_id(endpoint_id, config), "upstream")
+    packages: list[str] = []
+    for model in [e["from"] for e in model_edges if e["relation"] == "used-by"]:
+        _, package_edges = store.node_with_edges(model, "upstream")
+        packages += [
+            e["from"]
+            for e in package_edges
+            if e["relation"] == "instantiated-as" and ":model-package/" in e["from"]
+        ]
+    nodes = store.get_nodes(packages + [f"{p}/approval" for p in packages]) if packages else {}
+    versions = []
+    for package in packages:
+        node, approval = nodes.get(package, {}), nodes.get(f"{package}/approval", {})
+        versions.append(
+            {
+                "modelPackageArn": package,
+                "version": node.get("version"),
+                "status": node.get("status"),
+                "approvedBy": approval.get("approvedBy"),
+                "approvalDescription": node.get("approvalDescription"),
+            }
+        )
+    cache[config] = versions
+    return versions
+
+
+def _describe_versions(store: HistoryReader, endpoint_id: str, deployments: list[dict[str, Any]]) -> None:
+    cache: dict[str, Any] = {}
+    for deployment in deployments:
+        deployment["versions"] = versions_of(store, endpoint_id, deployment["endpointConfigName"], cache)
+        previous = deployment.get("previousEndpointConfigName")
+        deployment["previousVersions"] = versions_of(store, endpoint_id, previous, cache) if previous else []
 
 
 def serving_at(store: HistoryReader, endpoint_id: str, at: datetime) -> dict[str, Any]:
@@ -109,28 +154,9 @@ def serving_at(store: HistoryReader, endpoint_id: str, at: datetime) -> dict[str
         "modelPackages": [],
     }
     if config:
-        config_id = (
-            endpoint_id.replace(":endpoint/", ":endpoint-config/", 1).rsplit("/", 1)[0] + "/" + config.lower()
-        )
-        _, model_edges = store.node_with_edges(config_id, "upstream")
-        models = [e["from"] for e in model_edges if e["relation"] == "used-by"]
-        result["models"] = models
-        packages = []
-        for model in models:
-            _, package_edges = store.node_with_edges(model, "upstream")
-            packages += [
-                e["from"]
-                for e in package_edges
-                if e["relation"] == "instantiated-as" and ":model-package/" in e["from"]
-            ]
-        result["modelPackages"] = packages
-        found = store.get_nodes(packages) if packages else {}
-        result["versions"] = [
-            {
-                "modelPackageArn": p,
-                "version": found.get(p, {}).get("version"),
-                "status": found.get(p, {}).get("status"),
-            }
-            for p in packages
-        ]
+        versions = versions_of(store, endpoint_id, config, {})
+        _, model_edges = store.node_with_edges(_config_id(endpoint_id, config), "upstream")
+        result["models"] = [e["from"] for e in model_edges if e["relation"] == "used-by"]
+        result["modelPackages"] = [v["modelPackageArn"] for v in versions]
+        result["versions"] = versions
     return result
