@@ -270,3 +270,38 @@ def test_reminders_then_expiry_on_schedule_and_expired_links_change_nothing():
         assert status in (409, 410) and "Nothing was changed" in page
         node = next(n for n in sb.lineage()["nodes"] if n["id"] == f"{arn.lower()}/approval")
         assert node["status"] == "Expired"
+
+
+def test_operators_list_pending_requests_and_decide_for_an_approver(capsys):
+    from steward.cli import main
+
+    with Sandbox(policy=policy()) as sb:
+        arn = register(sb)
+        assert main(["approvals", "--api-url", sb.api_url, "--json"]) == 0
+        pending = json.loads(capsys.readouterr().out)["items"]
+        assert [p["package_arn"] for p in pending] == [arn]
+        request_id = pending[0]["id"]
+        # someone who is not an approver is refused (and audited)
+        assert main(["approve", request_id, "--as", "mallory@example.com", "--api-url", sb.api_url]) == 2
+        assert status_of(sb, arn) == "PendingManualApproval"
+        assert (
+            main(
+                [
+                    "approve",
+                    request_id,
+                    "--as",
+                    "bob@example.com",
+                    "--comment",
+                    "ok by phone",
+                    "--api-url",
+                    sb.api_url,
+                ]
+            )
+            == 0
+        )
+        assert "approved" in capsys.readouterr().out
+        assert status_of(sb, arn) == "Approved"
+        history = sb.lineage_store().history(f"{arn.lower()}/approval")
+        decision = next(h for h in history if h.get("by") == "bob@example.com")
+        assert decision["channel"] == "operator" and decision["source"].startswith("arn:aws:iam::")
+        assert any(h.get("refused") == "mallory@example.com" for h in history)

@@ -498,3 +498,29 @@ def _expire(request: ApprovalRequest, deps: Deps, now: datetime) -> None:
         )
     )
     _audit(deps.lineage, expired, now, {"expired": True, "onExpiry": request.on_expiry})
+
+
+# --- operators (IAM-authenticated, through the API) -----------------------------------------------
+
+
+def pending_requests(worklist: Worklist, deps: Deps, limit: int = 200) -> list[ApprovalRequest]:
+    requests = [
+        deps.store.get(str(n.get("requestId", ""))) for n in worklist.active_nodes(NodeKind.APPROVAL, limit)
+    ]
+    return [r for r in requests if r is not None and r.status == "pending"]
+
+
+def decide_as_operator(
+    request_id: str, approver: str, decision: str, comment: str, caller: str | None, deps: Deps, now: datetime
+) -> LinkView:
+    """An operator records `approver`'s decision (their IAM identity is kept as the source)."""
+    request = deps.store.get(request_id)
+    if request is None:
+        raise NotFoundError(f"no approval request {request_id!r}")
+    if request.status != "pending":
+        return LinkView(request, None, "decided")
+    if decision not in ("approve", "reject"):
+        raise ValueError("decision is approve or reject")
+    return record_decision(
+        request, approver.strip().lower(), decision, comment, "operator", caller, deps, now
+    )

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915 (one statement per option reads best)
     from steward.cli.commands import add_target_options
 
     parser = argparse.ArgumentParser(prog="steward", description="Steward: event-driven MLOps for SageMaker.")
@@ -47,6 +47,21 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("b", metavar="PACKAGE_B")
     compare.add_argument("--json", action="store_true")
     add_target_options(compare)
+
+    approvals = commands.add_parser("approvals", help="approval requests waiting for a decision")
+    approvals.add_argument("--pending", action="store_true", help="only pending ones (the default)")
+    approvals.add_argument("--json", action="store_true")
+    add_target_options(approvals)
+    for verb in ("approve", "reject"):
+        decide = commands.add_parser(
+            verb, help=f"{verb} a request as a named approver (IAM-authenticated operator)"
+        )
+        decide.add_argument("request", metavar="REQUEST")
+        decide.add_argument(
+            "--as", dest="as_", metavar="EMAIL", required=True, help="the approver you act for"
+        )
+        decide.add_argument("--comment", default="", help="recorded with the decision")
+        add_target_options(decide)
 
     policy = commands.add_parser("policy", help="the policy document")
     policy_commands = policy.add_subparsers(dest="policy_command", required=True)
@@ -101,6 +116,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return commands.deployments(args)
         if args.command == "compare":
             return commands.compare(args)
+        if args.command == "approvals":
+            return commands.approvals(args)
+        if args.command in ("approve", "reject"):
+            return commands.decide(args)
         if args.command == "policy":
             return commands.validate_policy(args.file)
         if args.command == "notifications":

@@ -88,6 +88,30 @@ def compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def approvals(args: argparse.Namespace) -> int:
+    with api_for(args) as api:
+        answer = api.approvals()
+    if args.json:
+        print(json.dumps(answer, indent=2))
+        return 0
+    for item in answer["items"]:
+        done = sorted({d["approver"] for d in item["decisions"] if d["decision"] == "approve"})
+        print(
+            f"  {item['id']}  {item['group']} v{item['version']}  {len(done)}/{item['quorum']} approvals  "
+            f"expires {item['expires_at']}  approvers: {', '.join(item['approvers'])}"
+        )
+    if not answer["items"]:
+        print("  (no pending approval requests)")
+    return 0
+
+
+def decide(args: argparse.Namespace) -> int:
+    with api_for(args) as api:
+        answer = api.decide(args.request, args.command, args.as_, args.comment)
+    print(f"{answer['id']}: {answer['status']} ({len(answer['approvals'])}/{answer['quorum']} approvals)")
+    return 0
+
+
 def validate_policy(path: str) -> int:
     """0 and a summary for a valid policy; 1 and one line per bad field otherwise."""
     from pathlib import Path

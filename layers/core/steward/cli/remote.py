@@ -37,11 +37,18 @@ class StewardApi:
 
     def get(self, path: str, **params: Any) -> Any:
         query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
-        url = f"{self.base_url}{path}" + (f"?{query}" if query else "")
+        return self._send("GET", f"{self.base_url}{path}" + (f"?{query}" if query else ""), None)
+
+    def post(self, path: str, body: dict[str, Any]) -> Any:
+        return self._send("POST", f"{self.base_url}{path}", json.dumps(body).encode())
+
+    def _send(self, method: str, url: str, data: bytes | None) -> Any:
         headers = {"Accept": "application/json"}
+        if data is not None:
+            headers["Content-Type"] = "application/json"
         if self.sign:
-            headers.update(self._sigv4(url))
-        request = urllib.request.Request(url, headers=headers, method="GET")  # noqa: S310 (http(s) only, below)
+            headers.update(self._sigv4(url, method, data))
+        request = urllib.request.Request(url, data=data, headers=headers, method=method)  # noqa: S310 (checked below)
         if not url.startswith(("http://", "https://")):
             raise ApiError(400, f"not an http(s) URL: {url}")
         try:
@@ -61,7 +68,7 @@ class StewardApi:
             message = body
         raise ApiError(exc.code, str(message)[:500]) from None
 
-    def _sigv4(self, url: str) -> dict[str, str]:
+    def _sigv4(self, url: str, method: str = "GET", data: bytes | None = None) -> dict[str, str]:
         import boto3
         from botocore.auth import SigV4Auth
         from botocore.awsrequest import AWSRequest
@@ -70,7 +77,7 @@ class StewardApi:
         credentials = session.get_credentials()
         if credentials is None:
             raise ApiError(401, "no AWS credentials to sign the request with")
-        request = AWSRequest(method="GET", url=url, headers={"Accept": "application/json"})
+        request = AWSRequest(method=method, url=url, data=data, headers={"Accept": "application/json"})
         SigV4Auth(
             credentials.get_frozen_credentials(), "execute-api", self.region or session.region_name
         ).add_auth(request)
@@ -83,6 +90,13 @@ class StewardApi:
 
     def notifications(self, since: str | None, failed: bool) -> dict[str, Any]:
         return self.get("/notifications", since=since, failed="true" if failed else None)  # type: ignore[no-any-return]
+
+    def approvals(self) -> dict[str, Any]:
+        return self.get("/approval-requests")  # type: ignore[no-any-return]
+
+    def decide(self, request_id: str, decision: str, as_: str, comment: str) -> dict[str, Any]:
+        path = f"/approval-requests/{urllib.parse.quote(request_id, safe='')}/decisions"
+        return self.post(path, {"decision": decision, "as": as_, "comment": comment})  # type: ignore[no-any-return]
 
     def compare(self, a: str, b: str) -> dict[str, Any]:
         return self.get("/compare", a=a, b=b)  # type: ignore[no-any-return]
