@@ -100,6 +100,19 @@ class Receiver:
                     }
                 )
             return 200, {"ok": True, "ts": payload.get("ts") or ts, "channel": payload.get("channel")}, {}
+        if path.startswith("/slack/response/"):
+            with self._lock:
+                self.records.append(
+                    {
+                        "channel": "slack-response",
+                        "to": path,
+                        "subject": payload.get("text"),
+                        "text": payload.get("text"),
+                        "raw": payload,
+                        "links": [],
+                    }
+                )
+            return 200, {"ok": True}, {}
         if path.startswith("/webhooks/"):
             with self._lock:
                 self.records.append(

@@ -305,3 +305,66 @@ def test_operators_list_pending_requests_and_decide_for_an_approver(capsys):
         decision = next(h for h in history if h.get("by") == "bob@example.com")
         assert decision["channel"] == "operator" and decision["source"].startswith("arn:aws:iam::")
         assert any(h.get("refused") == "mallory@example.com" for h in history)
+
+
+def _slack_post(sb, payload, secret, timestamp=None, body=None):
+    import hashlib
+    import hmac
+    import time
+
+    body = body if body is not None else "payload=" + urllib.parse.quote(json.dumps(payload))
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    signature = "v0=" + hmac.new(secret.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
+    request = urllib.request.Request(
+        f"{sb.api_url}/slack/interactions",
+        data=body.encode(),
+        method="POST",
+        headers={
+            "X-Slack-Request-Timestamp": ts,
+            "X-Slack-Signature": signature,
+            "Content-Type": "application/x-www-form-urlencoded",
+        },
+    )
+    try:
+        with urllib.request.urlopen(request) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_slack_buttons_decide_only_with_a_valid_fresh_signature():
+    approvers = [{"email": "alice@example.com", "slack_user_id": "U0ALICE"}, {"email": "bob@example.com"}]
+    with Sandbox(policy=policy(approvers=approvers)) as sb:
+        arn = register(sb)
+        dm = [m for m in sb.outbox if m["channel"] == "slack" and m["to"] == "U0ALICE"]
+        assert len(dm) == 1
+        buttons = next(
+            b for b in dm[0]["blocks"] if b["type"] == "actions" and b.get("block_id") == "steward_decision"
+        )
+        approve = next(e for e in buttons["elements"] if e["action_id"] == "steward_approve")
+        secret = json.loads(
+            sb.client("secretsmanager").get_secret_value(SecretId=sb.output("SlackSecretName"))[
+                "SecretString"
+            ]
+        )["signing_secret"]
+        payload = {
+            "type": "block_actions",
+            "user": {"id": "U0ALICE"},
+            "actions": [approve],
+            "response_url": f"{sb.receiver.url}/slack/response/1",
+        }
+        # forged, stale and replayed-with-another-body requests change nothing
+        assert _slack_post(sb, payload, "wrong-secret")[0] == 401
+        assert _slack_post(sb, payload, secret, timestamp=0)[0] == 401
+        assert status_of(sb, arn) == "PendingManualApproval"
+        # an unknown Slack user is refused
+        stranger = dict(payload, user={"id": "U0MALLORY"})
+        assert _slack_post(sb, stranger, secret)[1]["outcome"] == "not-allowed"
+        # the approver's signed press decides and the original message is updated
+        status, answer = _slack_post(sb, payload, secret)
+        assert status == 200 and answer["outcome"] == "recorded"
+        assert status_of(sb, arn) == "Approved"
+        updates = [m for m in sb.outbox if m["channel"] == "slack-response"]
+        assert updates and "approved" in updates[-1]["text"]
+        history = sb.lineage_store().history(f"{arn.lower()}/approval")
+        assert any(h.get("channel") == "slack" and h.get("by") == "alice@example.com" for h in history)

@@ -40,6 +40,7 @@ class ApprovalRequest(BaseModel):
     registered_by: str | None = None
     description: str | None = None
     approvers: list[str]
+    slack_ids: dict[str, str] = Field(default_factory=dict)  # approver email → Slack user id
     quorum: int
     excluded: list[str] = Field(default_factory=list)
     reject_on_first_rejection: bool = True

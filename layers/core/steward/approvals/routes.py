@@ -68,6 +68,49 @@ def operator_decision(request_id: str, body: OperatorDecision) -> Response[dict[
     )
 
 
+@router.post("/slack/interactions", include_in_schema=False)
+def slack_interaction() -> Response[dict[str, Any]]:
+    """Slack buttons: accepted only with a valid Slack signature inside the five-minute window."""
+    import contextlib
+    import json
+    import time
+    import urllib.parse
+
+    from aws_lambda_powertools.utilities import parameters
+
+    from steward.adapters.channels import post_json
+    from steward.approvals.slack_signature import verify_slack_signature
+    from steward.notify.deliver import DeliveryError
+    from steward.settings import get_settings
+
+    event = router.current_event
+    body = event.decoded_body or ""
+    secret = parameters.get_secret(get_settings().slack_secret_name, transform="json", max_age=300)
+    signing = str((secret or {}).get("signing_secret", "")) if isinstance(secret, dict) else ""
+    timestamp = (
+        event.headers.get("X-Slack-Request-Timestamp") or event.headers.get("x-slack-request-timestamp") or ""
+    )
+    signature = event.headers.get("X-Slack-Signature") or event.headers.get("x-slack-signature") or ""
+    if not signing or not verify_slack_signature(
+        signing, timestamp, body.encode(), signature, int(time.time())
+    ):
+        return Response(401, "application/json", {"error": "invalid or stale Slack signature"})
+    try:
+        payload = json.loads(urllib.parse.parse_qs(body, max_num_fields=5)["payload"][0])
+        action, user = payload["actions"][0], payload["user"]["id"]
+    except (KeyError, IndexError, ValueError, TypeError):
+        return Response(400, "application/json", {"error": "not a Slack block action"})
+    if action.get("action_id") not in ("steward_approve", "steward_reject"):
+        return Response(200, "application/json", {"text": "Nothing to do."})
+    outcome, text = service.decide_by_slack(
+        str(action.get("value", "")), str(user), action["action_id"], _deps(), datetime.now(UTC)
+    )
+    if isinstance(payload.get("response_url"), str):
+        with contextlib.suppress(DeliveryError):  # update the original message with the outcome
+            post_json(payload["response_url"], {"replace_original": True, "text": text})
+    return Response(200, "application/json", {"outcome": outcome, "text": text})
+
+
 @router.get("/approvals/<token>", include_in_schema=False)
 def approval_page(token: str) -> Response[str]:
     status, html = web.get_page(token, _deps(), datetime.now(UTC), action=router.current_event.path)

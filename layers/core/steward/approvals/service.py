@@ -20,7 +20,7 @@ from steward.errors import NotFoundError, StaleEventError
 from steward.events import models as ev
 from steward.lineage.arns import sagemaker_arn
 from steward.lineage.graph import EdgeUpdate, LineageChange, NodeKind, NodeUpdate, Relation
-from steward.notify.models import Fact, Kind, Link, Notification
+from steward.notify.models import Action, Fact, Kind, Link, Notification
 from steward.policy import ApprovalPolicy, Policy, Severity
 
 GATE_ACTOR = "steward-gate"
@@ -128,6 +128,7 @@ def open_request(
         registered_by=(d.created_by.who if d.created_by else None),
         description=d.model_package_description,
         approvers=eligible(approval, d.created_by.who if d.created_by else None),
+        slack_ids={a.email: a.slack_user_id for a in approval.approvers if a.slack_user_id},
         quorum=approval.quorum,
         excluded=approval.excluded,
         reject_on_first_rejection=approval.reject_on_first_rejection,
@@ -179,6 +180,22 @@ def open_request(
     _audit(deps.lineage, request, now, {"opened": True, "gate": gate.summary(), "production": production_arn})
     for approver in request.approvers:
         deps.outbox.send(_request_notification(request, approver, deps, production_arn))
+        slack_id = request.slack_ids.get(approver)
+        if slack_id:  # a direct message with buttons; the interactivity route checks Slack's signature
+            note = _request_notification(request, approver, deps, production_arn)
+            buttons = [
+                Action(action_id="steward_approve", text="Approve", value=request.id, style="primary"),
+                Action(action_id="steward_reject", text="Reject", value=request.id, style="danger"),
+            ]
+            deps.outbox.send(
+                note.model_copy(
+                    update={
+                        "recipients": [slack_id],
+                        "dedupe_key": f"approval-requested:{request.id}:{slack_id}",
+                        "actions": buttons,
+                    }
+                )
+            )
     return {
         "outcome": "requested",
         "request": request_id,
@@ -523,4 +540,31 @@ def decide_as_operator(
         raise ValueError("decision is approve or reject")
     return record_decision(
         request, approver.strip().lower(), decision, comment, "operator", caller, deps, now
+    )
+
+
+# --- Slack buttons --------------------------------------------------------------------------------
+
+
+def decide_by_slack(
+    request_id: str, slack_user: str, action_id: str, deps: Deps, now: datetime
+) -> tuple[str, str]:
+    """A button press, its signature already verified: (outcome, text for the original message)."""
+    request = deps.store.get(request_id)
+    if request is None:
+        return "forged", "This approval request does not exist."
+    approver = next((email for email, uid in request.slack_ids.items() if uid == slack_user), None)
+    if approver is None:
+        _refuse(request, f"slack:{slack_user}", "not an approver of this request", "slack", None, deps, now)
+        return "not-allowed", "You are not an approver of this version. Nothing was changed."
+    if request.status != "pending":
+        return "decided", f"Version {request.version} of {request.group} is already {request.status}."
+    decision = "approve" if action_id == "steward_approve" else "reject"
+    view = record_decision(request, approver, decision, "", "slack", f"slack:{slack_user}", deps, now)
+    if view.problem or view.request is None:
+        return view.problem or "refused", f"Refused: {view.problem}. Nothing was changed."
+    done = view.request
+    return "recorded", (
+        f"{approver} chose {decision}: version {done.version} of {done.group} is now {done.status} "
+        f"({len(done.approvals())}/{done.quorum} approvals)."
     )

@@ -48,6 +48,16 @@ class Link(BaseModel):
         return value
 
 
+class Action(BaseModel):
+    """A Slack button: `value` travels back to the interactivity route (never a secret)."""
+
+    model_config = ConfigDict(frozen=True)
+    action_id: str = Field(pattern=r"^steward_[a-z_]+$")
+    text: str = Field(max_length=75)
+    value: str = Field(max_length=200)
+    style: str | None = Field(None, pattern=r"^(primary|danger)$")
+
+
 class Notification(BaseModel):
     """What happened, for whom, how urgent, and how to recognise a repeat of it."""
 
@@ -68,3 +78,4 @@ class Notification(BaseModel):
     recipients: list[str] | None = Field(
         None, description="explicit recipients (approval links); else the route"
     )
+    actions: list[Action] = Field(default_factory=list, max_length=5)

@@ -63,6 +63,23 @@ def slack_message(n: Notification, channel: str) -> dict[str, Any]:
                 ],
             }
         )
+    if n.actions:
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": "steward_decision",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": a.action_id,
+                        "text": {"type": "plain_text", "text": clean(a.text, 75)},
+                        "value": a.value,
+                        **({"style": a.style} if a.style else {}),
+                    }
+                    for a in n.actions
+                ],
+            }
+        )
     context = f"{n.kind.value} · {n.severity.value}" + (f" · {n.model_group}" if n.model_group else "")
     if n.model_version is not None:
         context += f" v{n.model_version}"
