@@ -38,7 +38,7 @@ def register(sb, auc=0.91, group="fraud", created_by=None):
     s3.create_bucket(Bucket="sagemaker-reports")
     s3.put_object(
         Bucket="sagemaker-reports",
-        Key=f"{group}/evaluation.json",
+        Key=f"{group}/{auc}/evaluation.json",
         Body=json.dumps({"metrics": {"auc": {"value": auc}}}),
     )
     with contextlib.suppress(sm.exceptions.ClientError):
@@ -56,7 +56,7 @@ def register(sb, auc=0.91, group="fraud", created_by=None):
             "ModelQuality": {
                 "Statistics": {
                     "ContentType": "application/json",
-                    "S3Uri": f"s3://sagemaker-reports/{group}/evaluation.json",
+                    "S3Uri": f"s3://sagemaker-reports/{group}/{auc}/evaluation.json",
                 }
             }
         },
@@ -368,3 +368,26 @@ def test_slack_buttons_decide_only_with_a_valid_fresh_signature():
         assert updates and "approved" in updates[-1]["text"]
         history = sb.lineage_store().history(f"{arn.lower()}/approval")
         assert any(h.get("channel") == "slack" and h.get("by") == "alice@example.com" for h in history)
+
+
+def test_the_page_shows_where_it_will_deploy_and_compares_with_what_production_serves():
+    stages = [
+        {"name": "staging", "endpoint": "fraud-staging", "strategy": "all-at-once"},
+        {"name": "prod", "endpoint": "fraud-prod", "instance_count": 2, "requires_approval": True},
+    ]
+    gate = {"thresholds": {"auc": {"min": 0.88}}, "compare_with_production": {"metric": "auc"}}
+    document = policy(gate=gate)
+    document["default"]["stages"] = stages
+    with Sandbox(policy=document) as sb:
+        first = register(sb, auc=0.90)
+        decide(sb, link_of(sb, "alice@example.com"), "approve")
+        assert status_of(sb, first) == "Approved"
+        second = register(sb, auc=0.93)
+        page = http(
+            next(m for m in sb.outbox if m["to"] == "bob@example.com" and "version 2" in m["subject"])[
+                "links"
+            ][0]
+        )[1]
+        assert "fraud-staging" in page and "fraud-prod" in page and "own approval" in page
+        assert "0.9" in page and "+0.03" in page  # production's value and the difference
+        assert status_of(sb, second) == "PendingManualApproval"

@@ -157,9 +157,34 @@ class ApprovalPolicy(Strict):
         return None
 
 
+class Stage(Strict):
+    """One promotion stage (used by promotion): where an approved version goes, and how."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,30}$")
+    endpoint: str = Field(pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+    instance_type: str = Field("ml.m5.large", pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+    instance_count: int = Field(1, ge=1, le=100)
+    strategy: Literal["all-at-once", "canary", "linear"] = "canary"
+    canary_percent: int = Field(10, ge=1, le=50)
+    linear_step_percent: int = Field(20, ge=5, le=50)
+    bake_seconds: int = Field(300, ge=0, le=3600)
+    rollback_alarms: list[str] = Field(default_factory=list)
+    auto_rollback: bool = True
+    requires_approval: bool = False
+
+
 class GroupPolicy(Strict):
     notifications: Routes | None = None
     approval: ApprovalPolicy | None = None
+    stages: list[Stage] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_stages(self) -> GroupPolicy:
+        names = [s.name for s in self.stages]
+        if len(names) != len(set(names)):
+            raise ValueError("stage names must be unique")
+        return self
+
     pipelines: list[str] = Field(
         default_factory=list, description="pipelines whose jobs belong to this group"
     )
@@ -178,6 +203,9 @@ class Policy(Strict):
     def routes(self, group: str | None) -> Routes:
         entry = self.group(group)
         return entry.notifications or self.default.notifications or Routes()
+
+    def stages(self, group: str | None) -> list[Stage]:
+        return self.group(group).stages or self.default.stages
 
     def approval(self, group: str | None) -> ApprovalPolicy | None:
         entry = self.group(group)

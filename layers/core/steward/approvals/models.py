@@ -41,6 +41,9 @@ class ApprovalRequest(BaseModel):
     description: str | None = None
     approvers: list[str]
     slack_ids: dict[str, str] = Field(default_factory=dict)  # approver email → Slack user id
+    target_stages: list[str] = Field(
+        default_factory=list
+    )  # "staging → churn-staging (ml.m5.large x1, canary)"
     quorum: int
     excluded: list[str] = Field(default_factory=list)
     reject_on_first_rejection: bool = True

@@ -81,21 +81,37 @@ def read_metrics(reports: Reports, uris: list[str]) -> tuple[dict[str, float], l
 
 
 def production_metrics(
-    lineage: Lineage, reports: Reports, group_arn: str, exclude: str
+    lineage: Lineage,
+    reports: Reports,
+    group_arn: str,
+    exclude: str,
+    endpoint: str | None = None,
+    now: datetime | None = None,
 ) -> tuple[str | None, dict[str, float]]:
-    """The group's latest Approved version (production, until promotion tracks stages) and its metrics."""
-    _, edges = lineage.node_with_edges(group_arn, "downstream")
-    packages = [e["to"] for e in edges if e["relation"] == "contains" and e["to"] != exclude]
-    nodes = lineage.get_nodes(packages) if packages else {}
-    approved = [
-        n for n in nodes.values() if n.get("status") == "Approved" and isinstance(n.get("version"), int)
-    ]
-    if not approved:
-        return None, {}
-    best = max(approved, key=lambda n: n["version"])
-    _, upstream = lineage.node_with_edges(best["id"], "upstream")
+    """The version in production and its metrics: what the group's last stage endpoint serves now,
+    else (no stages, or nothing serving yet) the group's latest Approved version."""
+    best_id = None
+    if endpoint and now is not None:
+        from steward.lineage.deployments import serving_at
+
+        try:
+            serving = serving_at(lineage, endpoint, now)  # type: ignore[arg-type]
+            best_id = next((p for p in serving.get("modelPackages", []) if p != exclude), None)
+        except NotFoundError:
+            best_id = None
+    if best_id is None:
+        _, edges = lineage.node_with_edges(group_arn, "downstream")
+        packages = [e["to"] for e in edges if e["relation"] == "contains" and e["to"] != exclude]
+        nodes = lineage.get_nodes(packages) if packages else {}
+        approved = [
+            n for n in nodes.values() if n.get("status") == "Approved" and isinstance(n.get("version"), int)
+        ]
+        if not approved:
+            return None, {}
+        best_id = max(approved, key=lambda n: n["version"])["id"]
+    _, upstream = lineage.node_with_edges(best_id, "upstream")
     metrics, _ = read_metrics(reports, [e["from"] for e in upstream if e["relation"] == "metrics"])
-    return best["id"], metrics
+    return best_id, metrics
 
 
 def open_request(
@@ -113,9 +129,15 @@ def open_request(
     if deps.store.get(request_id) is not None:
         return {"outcome": "duplicate", "request": request_id}
     metrics, problems = read_metrics(deps.reports, list(d.metric_report_uris().values()))
+    # Numbers the pipeline put in CustomerMetadataProperties count too (a report's value wins).
+    metrics = {**flatten_metrics(d.customer_metadata_properties), **metrics}
     region, account = package.split(":")[3], package.split(":")[4]
     group_arn = sagemaker_arn(region, account, "model-package-group", d.group_name)
-    production_arn, production = production_metrics(deps.lineage, deps.reports, group_arn, package.lower())
+    stages = policy.stages(d.group_name)
+    production_endpoint = sagemaker_arn(region, account, "endpoint", stages[-1].endpoint) if stages else None
+    production_arn, production = production_metrics(
+        deps.lineage, deps.reports, group_arn, package.lower(), production_endpoint, now
+    )
     gate = evaluate(metrics, production, approval.gate)
     containers = d.inference_specification.containers if d.inference_specification else []
     request = ApprovalRequest(
@@ -129,6 +151,11 @@ def open_request(
         description=d.model_package_description,
         approvers=eligible(approval, d.created_by.who if d.created_by else None),
         slack_ids={a.email: a.slack_user_id for a in approval.approvers if a.slack_user_id},
+        target_stages=[
+            f"{s.name} → {s.endpoint} ({s.instance_type} x{s.instance_count}, {s.strategy}"
+            + (", needs its own approval)" if s.requires_approval else ")")
+            for s in stages
+        ],
         quorum=approval.quorum,
         excluded=approval.excluded,
         reject_on_first_rejection=approval.reject_on_first_rejection,

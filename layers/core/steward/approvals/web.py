@@ -70,7 +70,8 @@ def get_page(token: str, deps: Deps, now: datetime, action: str) -> tuple[int, s
             f"artifact {request.artifact_uri}" if request.artifact_uri else "artifact unknown",
             *[f"image digest {d}" for d in request.image_digests],
         ],
-        deployment_plan=["the model registry marks this exact package Approved; promotion deploys only it"],
+        deployment_plan=request.target_stages
+        or ["the model registry marks this exact package Approved (no promotion stages in the policy)"],
         approver=view.claims.approver,
         expires_at_iso=request.expires_at.isoformat(),
         form_action=action,
