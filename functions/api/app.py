@@ -79,7 +79,6 @@ def notifications(
     since: Annotated[str | None, Query(max_length=64)] = None, failed: bool = False
 ) -> dict[str, Any]:
     start = check.timestamp(since) if since else datetime.now(UTC) - timedelta(days=1)
-    start = max(start, datetime.now(UTC) - timedelta(days=90))  # the log keeps 90 days
     return {
         "items": NotificationStore(get_settings().notifications_table).attempts(start, failed_only=failed)
     }

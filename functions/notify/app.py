@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from steward.adapters.channels import EmailChannel, SlackChannel, WebhookChannel
+from steward.adapters.channels import channels_for
 from steward.adapters.notification_store import NotificationStore
 from steward.notify.deliver import deliver
 from steward.notify.models import Notification
@@ -24,11 +24,7 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
     notification = Notification.model_validate_json(record.body)  # invalid → this item fails, then the DLQ
     settings, policy = get_settings(), load_policy()
     store = NotificationStore(settings.notifications_table)
-    channels = {
-        "slack": SlackChannel(settings.slack_secret_name, store),
-        "email": EmailChannel(settings.sender_email),
-        "webhook": WebhookChannel(policy.webhooks, settings.webhook_secret_name),
-    }
+    channels = channels_for(policy, store)
     report = deliver(notification, policy, store, channels)  # RetryLaterError → this item is retried
     logger.info(
         "notification handled",

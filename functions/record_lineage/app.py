@@ -9,8 +9,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from steward.adapters.lineage_store import LineageStore
 from steward.adapters.sagemaker import SageMakerReader
-from steward.errors import InvalidEventError, UnsupportedEventError
-from steward.events import parse_event
+from steward.errors import InvalidEventError
+from steward.events import parse_or_ignore
 from steward.lineage.record import record_lineage
 from steward.observability import logger, metrics, tracer
 from steward.settings import get_settings
@@ -22,15 +22,12 @@ from steward.settings import get_settings
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(event_id=event.get("id") if isinstance(event, dict) else None)
     try:
-        parsed = parse_event(event)
-    except UnsupportedEventError as exc:
-        logger.info("ignored event", extra={"reason": str(exc)})
-        return {"outcome": "ignored", "reason": str(exc)}
-    except InvalidEventError as exc:
-        # Raised, not swallowed: after Lambda's bounded retries the event lands in the DLQ to be redriven.
-        logger.error("invalid event", extra=exc.to_dict())
+        parsed = parse_or_ignore(event, logger)  # invalid: raised, so retries end in the DLQ
+    except InvalidEventError:
         metrics.add_metric(name="InvalidEvent", unit=MetricUnit.Count, value=1)
         raise
+    if parsed is None:
+        return {"outcome": "ignored"}
     settings = get_settings()
     store = LineageStore(settings.lineage_table, settings.idempotency_table, settings.event_id_ttl_seconds)
     arn = context.invoked_function_arn.split(":")  # this account and region: what SageMaker can describe

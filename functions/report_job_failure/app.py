@@ -8,8 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from steward.adapters.notification_queue import NotificationQueue
 from steward.adapters.sagemaker import SageMakerReader
-from steward.errors import InvalidEventError, UnsupportedEventError
-from steward.events import parse_event
+from steward.events import parse_or_ignore
 from steward.notify.jobs import job_failure
 from steward.observability import logger, metrics, tracer
 from steward.policy import load_policy
@@ -20,14 +19,9 @@ from steward.settings import get_settings
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    try:
-        parsed = parse_event(event)
-    except UnsupportedEventError as exc:
-        logger.info("ignored event", extra={"reason": str(exc)})
+    parsed = parse_or_ignore(event, logger)  # invalid: raised, so retries end in the DLQ
+    if parsed is None:
         return {"outcome": "ignored"}
-    except InvalidEventError as exc:
-        logger.error("invalid event", extra=exc.to_dict())
-        raise
     notification = job_failure(parsed, load_policy(), SageMakerReader())
     if notification is None:
         return {"outcome": "ignored", "reason": "not a failure"}

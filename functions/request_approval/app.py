@@ -9,9 +9,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from steward.approvals.service import open_request
 from steward.approvals.wiring import approval_deps
-from steward.errors import InvalidEventError, UnsupportedEventError
 from steward.events import models as ev
-from steward.events import parse_event
+from steward.events import parse_or_ignore
 from steward.observability import logger, metrics, tracer
 from steward.policy import load_policy
 
@@ -20,14 +19,9 @@ from steward.policy import load_policy
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    try:
-        parsed = parse_event(event)
-    except UnsupportedEventError as exc:
-        logger.info("ignored event", extra={"reason": str(exc)})
+    parsed = parse_or_ignore(event, logger)  # invalid: raised, so retries end in the DLQ
+    if parsed is None:
         return {"outcome": "ignored"}
-    except InvalidEventError as exc:
-        logger.error("invalid event", extra=exc.to_dict())
-        raise
     if not isinstance(parsed, ev.ModelPackageStateChange):
         return {"outcome": "ignored"}
     outcome = open_request(parsed, load_policy(), approval_deps(), datetime.now(UTC))

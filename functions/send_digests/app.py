@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from steward.adapters.channels import EmailChannel, SlackChannel, WebhookChannel
+from steward.adapters.channels import channels_for
 from steward.adapters.notification_store import NotificationStore
 from steward.notify.digest import send_digests
 from steward.observability import logger, metrics, tracer
@@ -21,11 +21,7 @@ from steward.settings import get_settings
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings, policy = get_settings(), load_policy()
     store = NotificationStore(settings.notifications_table)
-    channels = {
-        "slack": SlackChannel(settings.slack_secret_name, store),
-        "email": EmailChannel(settings.sender_email),
-        "webhook": WebhookChannel(policy.webhooks, settings.webhook_secret_name),
-    }
+    channels = channels_for(policy, store)
     sent = send_digests(policy, store, channels)
     metrics.add_metric(name="DigestSent", unit=MetricUnit.Count, value=len(sent))
     logger.info("digests sent", extra={"digests": sent})

@@ -176,3 +176,15 @@ class WebhookChannel:
         }
         post_json(hook.url, None, headers, raw=body)
         return {"webhookId": message_id}
+
+
+def channels_for(policy: Any, store: Any) -> dict[str, Any]:
+    """The delivery channels, configured from settings (notify and send_digests share them)."""
+    from steward.settings import get_settings
+
+    settings = get_settings()
+    return {
+        "slack": SlackChannel(settings.slack_secret_name, store),
+        "email": EmailChannel(settings.sender_email),
+        "webhook": WebhookChannel(policy.webhooks, settings.webhook_secret_name),
+    }

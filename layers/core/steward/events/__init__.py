@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from steward.errors import InvalidEventError, UnsupportedEventError
 from steward.events.models import EVENT_MODELS, StewardEvent
 
-__all__ = ["EVENT_MODELS", "StewardEvent", "parse_event"]
+__all__ = ["EVENT_MODELS", "StewardEvent", "parse_event", "parse_or_ignore"]
 
 _MAX_ERRORS = 10
 
@@ -40,3 +40,16 @@ def parse_event(raw: Any) -> StewardEvent:
             for err in exc.errors(include_url=False, include_input=False)[:_MAX_ERRORS]
         ]
         raise InvalidEventError(detail_type, errors) from None
+
+
+def parse_or_ignore(raw: Any, log: Any) -> StewardEvent | None:
+    """What every EventBridge handler does first: the model, None (logged) for a type it does not
+    handle, or InvalidEventError (logged, then raised, so bounded retries end in the DLQ)."""
+    try:
+        return parse_event(raw)
+    except UnsupportedEventError as exc:
+        log.info("ignored event", extra={"reason": str(exc)})
+        return None
+    except InvalidEventError as exc:
+        log.error("invalid event", extra=exc.to_dict())  # noqa: TRY400 (structured; no traceback of event data)
+        raise

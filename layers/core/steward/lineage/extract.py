@@ -209,7 +209,7 @@ def processing_job(event: ev.ProcessingJobStateChange) -> LineageChange:
     for out in d.processing_output_config.outputs if d.processing_output_config else []:
         b.edge(job, b.dataset(out.s3_output.s3_uri if out.s3_output else None), Relation.OUTPUT)
     if monitoring and d.monitored_endpoint_name:
-        region, account, partition = _where(event, d.processing_job_arn)
+        region, account, partition = resource_location(event, d.processing_job_arn)
         endpoint = b.node(
             sagemaker_arn(region, account, "endpoint", d.monitored_endpoint_name, partition),
             NodeKind.ENDPOINT,
@@ -249,7 +249,7 @@ def transform_job(event: ev.TransformJobStateChange, model: ModelFacts | None = 
     b.edge(b.dataset(ds.s3_data_source.s3_uri if ds and ds.s3_data_source else None), job, Relation.INPUT)
     b.edge(job, b.dataset(d.transform_output.s3_output_path if d.transform_output else None), Relation.OUTPUT)
     if d.model_name:
-        region, account, partition = _where(event, d.transform_job_arn)
+        region, account, partition = resource_location(event, d.transform_job_arn)
         model_id = (
             _model_node(b, model)
             if model
@@ -355,7 +355,7 @@ def pipeline_step(event: ev.PipelineStepStatusChange) -> LineageChange:
 def model_package(event: ev.ModelPackageStateChange) -> LineageChange:
     d, b = event.detail, _Builder(event)
     package = canonical_arn(d.model_package_arn)
-    region, account, partition = _where(event, d.model_package_arn)
+    region, account, partition = resource_location(event, d.model_package_arn)
     group_name = d.group_name
     containers = d.inference_specification.containers if d.inference_specification else []
     meta = d.metadata_properties
@@ -444,7 +444,7 @@ def endpoint(
     """Endpoint and Endpoint Deployment State Change. `configs` maps config names to what SageMaker says."""
     d, b = event.detail, _Builder(event)
     configs = configs or {}
-    region, account, partition = _where(event, d.endpoint_arn)
+    region, account, partition = resource_location(event, d.endpoint_arn)
     endpoint_id = (
         canonical_arn(d.endpoint_arn)
         if d.endpoint_arn
@@ -490,7 +490,7 @@ def endpoint(
     return b.change()
 
 
-def _where(event: Any, arn: str | None) -> tuple[str, str, str]:
+def resource_location(event: Any, arn: str | None) -> tuple[str, str, str]:
     """(region, account, partition) of the resource: its ARN's when known (events may be forwarded)."""
     parts = arn_parts(arn) if arn else None
     if parts:

@@ -7,8 +7,8 @@ from typing import Any, Protocol
 
 from steward.errors import DuplicateEventError, NotFoundError
 from steward.events import models as ev
-from steward.lineage.arns import arn_parts, sagemaker_arn
-from steward.lineage.extract import EndpointConfigFacts, ModelFacts, config_names, extract
+from steward.lineage.arns import sagemaker_arn
+from steward.lineage.extract import EndpointConfigFacts, ModelFacts, config_names, extract, resource_location
 from steward.lineage.graph import LineageChange
 
 
@@ -54,14 +54,14 @@ def record_lineage(
     model: ModelFacts | None = None
     degraded: list[str] = []
     if isinstance(event, ev.EndpointStateChange | ev.EndpointDeploymentStateChange):
-        region, account, _ = _where(event, event.detail.endpoint_arn)
+        region, account, _ = resource_location(event, event.detail.endpoint_arn)
         if home is not None and (region, account) != home:
             # Another account's endpoint (forwarded events): its configs are not ours to describe.
             degraded = [f"endpoint in {account}/{region}: configs recorded by name only"]
         else:
             configs, degraded = _resolve_configs(event, store, sagemaker)
     elif isinstance(event, ev.TransformJobStateChange) and event.detail.model_name:
-        region, account, _ = _where(event, event.detail.transform_job_arn)
+        region, account, _ = resource_location(event, event.detail.transform_job_arn)
         if home is not None and (region, account) != home:
             degraded = [f"transform job in {account}/{region}: model recorded by name only"]
         else:
@@ -79,17 +79,12 @@ def record_lineage(
     )
 
 
-def _where(event: Any, arn: str | None) -> tuple[str, str, str]:
-    parts = arn_parts(arn) if arn else None
-    return (parts[1], parts[2], parts[0]) if parts else (event.region, event.account, "aws")
-
-
 def _resolve_configs(
     event: ev.EndpointStateChange | ev.EndpointDeploymentStateChange,
     store: LineageWriter,
     sagemaker: SageMakerLookup,
 ) -> tuple[dict[str, EndpointConfigFacts], list[str]]:
-    region, account, partition = _where(event, event.detail.endpoint_arn)
+    region, account, partition = resource_location(event, event.detail.endpoint_arn)
     wanted = {
         name: sagemaker_arn(region, account, "endpoint-config", name, partition)
         for name in config_names(event)
@@ -110,7 +105,7 @@ def _resolve_model(
     event: ev.TransformJobStateChange, store: LineageWriter, sagemaker: SageMakerLookup
 ) -> tuple[ModelFacts | None, list[str]]:
     name = event.detail.model_name or ""
-    region, account, partition = _where(event, event.detail.transform_job_arn)
+    region, account, partition = resource_location(event, event.detail.transform_job_arn)
     arn = sagemaker_arn(region, account, "model", name, partition)
     if arn in store.get_nodes([arn]):
         return None, []  # the model node (and its package link) is already recorded
