@@ -42,6 +42,14 @@ demo: venv ## run the whole system locally on the embedded sandbox
 test: venv tools ## set up and run every test (unit, integration, infra, sandbox, e2e)
 	STEWARD_SAM=$(abspath $(TOOLS)/bin/sam) $(BIN)/python -m pytest
 
+browser-deps: ## Debian's chromium + chromium-driver for the browser tests (apt-get; sudo when not root)
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then \
+	  echo "chromium and chromedriver are installed"; \
+	else \
+	  SUDO=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+	  $$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends chromium chromium-driver; \
+	fi
+
 test-fast: venv ## unit + integration only
 	$(BIN)/python -m pytest tests/unit tests/integration -q
 
