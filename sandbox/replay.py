@@ -57,7 +57,9 @@ def _is_jsonl(text: str) -> bool:
 
 
 def create_sagemaker_resources(sm: Any, spec: dict[str, Any]) -> list[str]:
-    """Create models and endpoint configs from {"create_model": [...], "create_endpoint_config": [...]}."""
+    """Create what SageMaker already holds: {"create_model": [...], "create_endpoint_config": [...],
+    "create_pipeline": [...], "s3_objects": [{"Uri": "s3://...", "Body": {...}}]} (the S3 objects are what
+    SageMaker jobs wrote, e.g. Model Monitor's constraint_violations.json; buckets are created as needed)."""
     created = []
     for args in spec.get("create_model", []):
         sm.create_model(**args)
@@ -65,4 +67,20 @@ def create_sagemaker_resources(sm: Any, spec: dict[str, Any]) -> list[str]:
     for args in spec.get("create_endpoint_config", []):
         sm.create_endpoint_config(**args)
         created.append(f"endpoint-config/{args['EndpointConfigName']}")
+    for args in spec.get("create_pipeline", []):
+        sm.create_pipeline(**args)
+        created.append(f"pipeline/{args['PipelineName']}")
+    if spec.get("s3_objects"):
+        import boto3
+
+        s3 = boto3.session.Session().client("s3", region_name=sm.meta.region_name)
+        buckets = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+        for obj in spec["s3_objects"]:
+            bucket, _, key = str(obj["Uri"]).removeprefix("s3://").partition("/")
+            if bucket not in buckets:
+                s3.create_bucket(Bucket=bucket)
+                buckets.add(bucket)
+            body = obj.get("Body")
+            s3.put_object(Bucket=bucket, Key=key, Body=body if isinstance(body, str) else json.dumps(body))
+            created.append(f"s3://{bucket}/{key}")
     return created

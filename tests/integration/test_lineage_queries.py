@@ -66,7 +66,13 @@ def test_downstream_from_raw_data_finds_the_endpoint(sb):
 def test_depth_limits_the_walk(sb):
     _, one = get(sb, "/lineage", id=PACKAGE, direction="downstream", depth=1)
     _, three = get(sb, "/lineage", id=PACKAGE, direction="downstream", depth=3)
-    assert ids(one) == {PACKAGE, f"{ACC}:model/churn-models-v3-5d1c"}
+    # One hop: the model it became, and what monitoring recorded against it while it served
+    assert ids(one) == {
+        PACKAGE,
+        f"{ACC}:model/churn-models-v3-5d1c",
+        f"{ACC}:processing-job/model-monitoring-202611031000-ad4c27ed8808925848eff223",
+        "arn:aws:cloudwatch:us-east-1:123456789012:alarm:churn-prod-feature-drift-tenure",
+    }
     assert ENDPOINT in ids(three)
 
 

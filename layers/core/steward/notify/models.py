@@ -23,6 +23,7 @@ class Kind(StrEnum):
     DEPLOYMENT_ROLLED_BACK = "deployment-rolled-back"
     JOB_FAILED = "job-failed"
     MONITOR_VIOLATION = "monitor-violation"
+    MONITOR_REPORT_ERROR = "monitor-report-error"  # a monitoring report missing or unreadable
     ALARM = "alarm"
     ALARM_RECOVERED = "alarm-recovered"
     DIGEST = "digest"  # several low-severity notifications of one route, sent on a schedule
