@@ -19,7 +19,7 @@ import traceback
 import uuid
 import warnings
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -106,7 +106,12 @@ class Sandbox:
         self.region = region
         self.stage = stage
         self.stack = f"steward-{stage}"
-        self.parameters = {"Stage": stage, **(parameters or {})}
+        # What a deployer passes to `sam deploy`: the role promotion hands to CreateModel.
+        self.parameters = {
+            "Stage": stage,
+            "ModelExecutionRoleArn": f"arn:aws:iam::{ACCOUNT}:role/steward-sandbox-sagemaker-execution",
+            **(parameters or {}),
+        }
         self.serve_api = serve_api
         self.serve_aws = serve_aws
         self.api_port = api_port
@@ -121,7 +126,7 @@ class Sandbox:
         self._saved_env: dict[str, str] = {}
         self._handlers: dict[str, Any] = {}
         self._invoke_lock = threading.RLock()
-        self._pending: list[dict[str, Any]] = []
+        self._pending: list[Any] = []  # events to route, or steps SageMaker takes later
         self._api: Any = None
         self._aws_server: Any = None
         self.aws_endpoint_url: str | None = None
@@ -155,7 +160,9 @@ class Sandbox:
 
         self._mock = mock_aws()
         self._mock.start()
-        self._sagemaker = SageMakerEmulation(emit=self.emit)
+        # Looked up on each call, so a test that wraps `sb.emit` (to duplicate, hold back or reorder what
+        # SageMaker sends) sees every emulated event, the endpoint lifecycle's and pipeline starts' too.
+        self._sagemaker = SageMakerEmulation(emit=lambda event: self.emit(event), later=self._later)
         self._sagemaker.install()
         self._transactions = FastDynamoDB()
         self._transactions.install()
@@ -198,23 +205,51 @@ class Sandbox:
                     }
                 ),
             )
-        if self.policy is not None and "PolicyParameterName" in outputs:
-            from steward.policy import parse_policy
+        if self.policy is not None:
+            self._publish_policy()
 
-            # Webhooks in a sandbox policy may point at the local receiver: ${sandbox.receiver}/webhooks/NAME
-            document = self._policy_json().replace("${sandbox.receiver}", self.receiver.url)
-            parse_policy(document)  # a bad policy fails here, naming the field, before anything runs
-            self.client("ssm").put_parameter(
-                Name=outputs["PolicyParameterName"],
-                Value=document,
-                Type="String",
-                Overwrite=True,
-                Tier="Advanced",
-            )
+    def _publish_policy(self) -> None:
+        from steward.policy import parse_policy
+
+        assert self.inventory is not None and self.receiver is not None
+        if "PolicyParameterName" not in self.inventory.outputs:
+            return
+        # Webhooks in a sandbox policy may point at the local receiver: ${sandbox.receiver}/webhooks/NAME
+        document = self._policy_json().replace("${sandbox.receiver}", self.receiver.url)
+        parse_policy(document)  # a bad policy fails here, naming the field, before anything runs
+        self.client("ssm").put_parameter(
+            Name=self.inventory.outputs["PolicyParameterName"],
+            Value=document,
+            Type="String",
+            Overwrite=True,
+            Tier="Advanced",
+        )
+
+    def set_policy(self, policy: Any) -> None:
+        """Publish another policy (a dict, YAML/JSON text, a file or a Policy), as an operator updating the
+        SSM parameter would; the next invocation reads it. A bad policy raises and changes nothing."""
+        previous = self.policy
+        self.policy = policy
+        try:
+            self._publish_policy()
+        except Exception:
+            self.policy = previous
+            raise
+
+    @contextlib.contextmanager
+    def quietly(self) -> Iterator[None]:
+        """SageMaker calls made inside emit no events and skip the endpoint lifecycle: state that existed
+        before Steward was deployed (an endpoint already InService, versions registered long ago)."""
+        self._sagemaker.silent = True
+        try:
+            yield
+        finally:
+            self._sagemaker.silent = False
 
     def stop(self) -> None:
         if not self._started:
             return
+        self.__dict__.pop("_clients", None)
         if self.receiver is not None:
             self.receiver.stop()
         if self._api is not None:
@@ -242,10 +277,13 @@ class Sandbox:
     # --- public API ------------------------------------------------------------------------------
 
     def client(self, service: str) -> Any:
-        """A boto3 client bound to the embedded AWS."""
+        """A boto3 client bound to the embedded AWS (one per service for the sandbox's lifetime)."""
         import boto3
 
-        return boto3.session.Session().client(service, region_name=self.region)
+        cache = self.__dict__.setdefault("_clients", {})
+        if service not in cache:
+            cache[service] = boto3.session.Session().client(service, region_name=self.region)
+        return cache[service]
 
     @property
     def api_url(self) -> str:
@@ -295,7 +333,11 @@ class Sandbox:
         for _ in range(max_rounds):
             progressed = False
             while self._pending:
-                self._route(self._pending.pop(0))
+                item = self._pending.pop(0)
+                if callable(item):  # SageMaker finishing something it started (endpoint lifecycle)
+                    item()
+                else:
+                    self._route(item)
                 done += 1
                 progressed = True
             for mapping in self.inventory.queue_mappings if self.inventory else []:
@@ -309,6 +351,26 @@ class Sandbox:
     def emit(self, event: dict[str, Any]) -> None:
         """Queue an event as if an AWS service had sent it (delivered on the next drain)."""
         self._pending.append(self._envelope(event))
+
+    def _later(self, step: Any) -> None:
+        self._pending.append(step)
+
+    def endpoint_outcome(self, name: str, outcome: str) -> None:
+        """How the next CreateEndpoint/UpdateEndpoint of `name` ends: "succeed" (default), "fail",
+        "rollback" (ROLLING_BACK, then InService on the old config), "silent-rollback" (InService on the
+        old config, nothing else said) or "hold" (stays Updating until `complete_endpoint`). Calls queue up.
+        """
+        assert self._sagemaker.endpoints is not None
+        self._sagemaker.endpoints.ask(name, outcome)
+
+    def complete_endpoint(self, name: str, outcome: str = "succeed") -> None:
+        """End a held endpoint update (see `endpoint_outcome`) and deliver what follows."""
+        from moto.sagemaker.models import sagemaker_backends
+
+        assert self._sagemaker.endpoints is not None
+        with self._invoke_lock:
+            self._sagemaker.endpoints.complete(sagemaker_backends[ACCOUNT][self.region], name, outcome)
+            self._drain(1000)
 
     def lineage(self, id: str | None = None, direction: str = "downstream", depth: int = 5) -> dict[str, Any]:
         """The lineage graph (DESIGN.md format): everything, or a walk from `id`."""
@@ -893,11 +955,18 @@ class Sandbox:
     def _reset_process_caches(self) -> None:
         # One process hosts every function here; in Lambda each has its own process and settings.
         from aws_lambda_powertools.utilities import parameters
+        from aws_lambda_powertools.utilities.parameters.base import DEFAULT_PROVIDERS
 
         from steward.settings import get_settings
 
         get_settings.cache_clear()
-        parameters.clear_caches()
+        # Fresh values every invocation (a test may change the policy), but the providers and their
+        # clients stay: creating a boto3 client costs ~0.2 s, more than most handlers.
+        if getattr(self, "_providers_of", None) is not self:
+            parameters.clear_caches()
+            self._providers_of = self
+        for provider in DEFAULT_PROVIDERS.values():
+            provider.clear_cache()
 
     def _capture_logs(self) -> None:
         """Handler logs (Powertools writes JSON lines to its stream) go to sb.logs while the sandbox runs."""
@@ -953,8 +1022,11 @@ class Sandbox:
     ) -> Any:
         """Make a share of AWS calls fail like AWS does (throttling, 5xx) while the block runs.
 
-        `operation` is "service.Operation" with `*` wildcards (e.g. "dynamodb.TransactWriteItems");
-        botocore's retry logic sees a real error response, exactly as with a throttled service.
+        `operation` is "service.Operation" with `*` wildcards (e.g. "dynamodb.TransactWriteItems").
+        The error is returned at botocore's `before-call`, so the caller sees a real ClientError as if
+        botocore's own retries were already spent: each injected fault reaches the code (and Lambda's
+        retries), which is what this is for. Clients created inside the block (Powertools providers
+        keep theirs) stop failing when it ends.
         """
         import fnmatch
         import random
@@ -965,9 +1037,11 @@ class Sandbox:
         rng = random.Random(seed)  # noqa: S311 (reproducible fault schedules, not security)
         injected = Counter()
 
+        active = [True]  # a client created in the block keeps the hook: it must go quiet after it
+
         def fail(model: Any, **kwargs: Any) -> Any:
             name = f"{model.service_model.service_name}.{model.name}"
-            if not fnmatch.fnmatch(name, operation) or rng.random() >= rate:
+            if not active[0] or not fnmatch.fnmatch(name, operation) or rng.random() >= rate:
                 return None
             injected[name] += 1
             body = {
@@ -984,6 +1058,7 @@ class Sandbox:
         try:
             yield injected
         finally:
+            active[0] = False
             BUILTIN_HANDLERS.remove(hook)
             clients.reset()
 

@@ -40,7 +40,7 @@ def emails_sent(region: str) -> list[dict[str, Any]]:
             {
                 "channel": "email",
                 "to": str(parsed["To"]),
-                "subject": str(parsed["Subject"]),
+                "subject": " ".join(str(parsed["Subject"]).split()),  # unfolded (RFC 5322 folds long ones)
                 "text": text.get_content() if text else "",
                 "html": html_text,
                 "links": [link.replace("&amp;", "&") for link in _HREF.findall(html_text or "")],

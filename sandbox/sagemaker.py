@@ -1,11 +1,21 @@
 """SageMaker's side of the loop where moto falls short (README "The sandbox").
 
-- moto has no UpdateEndpoint. The sandbox adds it for the duration of a Sandbox: the endpoint moves to
-  the new config (InService, as moto reports every endpoint) with a new LastModifiedTime, so code that
-  updates endpoints and code that reads them back (the reconciler) run unchanged.
+- moto has no UpdateEndpoint, and reports every endpoint InService at once. While a Sandbox runs,
+  CreateEndpoint and UpdateEndpoint follow SageMaker's lifecycle instead: the endpoint is Creating or
+  Updating (still serving the old config, the new one pending) and the events SageMaker sends are
+  emitted (Endpoint State Change CREATING/UPDATING, Endpoint Deployment State Change steps for the
+  DeploymentConfig's traffic routing), then the endpoint ends, on the sandbox's next drain, per the
+  outcome asked with `Sandbox.endpoint_outcome(name, ...)`: "succeed" (InService on the new config),
+  "fail" (Failed, with a FailureReason), "rollback" (ROLLING_BACK, then InService on the old config),
+  "silent-rollback" (InService on the old config and nothing else), or "hold" (stays Updating until
+  `Sandbox.complete_endpoint(name, outcome)`). Event times move forward by at least a millisecond each.
 - moto emits no events. CreateModelPackage and UpdateModelPackage here emit the "SageMaker Model
   Package State Change" event SageMaker would send (with UpdatedModelPackageFields naming what the
   call changed), delivered through the template's rules on the sandbox's next drain.
+- moto's StartPipelineExecution ignores ClientRequestToken and reports every run Succeeded at once.
+  Here a repeated token returns the execution it started (SageMaker's idempotency), and a new run is
+  Executing and announced with the Pipeline Execution Status Change SageMaker sends (the sandbox runs
+  no pipeline steps: the run stays Executing).
 """
 
 from __future__ import annotations
@@ -14,9 +24,18 @@ from typing import Any
 
 
 def _update_endpoint(response: Any) -> Any:
-    from moto.core.common_types import TYPE_RESPONSE  # noqa: F401 (import checks moto's version)
+    """UpdateEndpoint without the lifecycle (no emulation running): the endpoint moves at once."""
     from moto.core.responses import ActionResult
     from moto.core.utils import utcnow
+
+    endpoint, config = _endpoint_and_config(response)
+    _apply_config(endpoint, response._get_param("EndpointConfigName"), config)
+    endpoint.last_modified_time = utcnow()
+    endpoint.endpoint_status = "InService"
+    return ActionResult({"EndpointArn": endpoint.arn})
+
+
+def _endpoint_and_config(response: Any) -> tuple[Any, dict[str, Any]]:
     from moto.sagemaker.exceptions import ValidationError
 
     backend = response.sagemaker_backend
@@ -25,16 +44,163 @@ def _update_endpoint(response: Any) -> Any:
     endpoint = backend.endpoints.get(name)
     if endpoint is None:
         raise ValidationError(message=f"Could not find endpoint '{name}'.")
+    if endpoint.endpoint_status not in ("InService", "Failed"):
+        raise ValidationError(message=f"Cannot update in-progress endpoint '{endpoint.arn}'.")
     try:
         config = backend.describe_endpoint_config(config_name)
     except Exception:
         raise ValidationError(message=f"Could not find endpoint configuration '{config_name}'.") from None
+    return endpoint, config
+
+
+def _apply_config(endpoint: Any, config_name: str, config: dict[str, Any]) -> None:
     endpoint.endpoint_config_name = config_name
     endpoint.production_variants = endpoint._process_production_variants(config["ProductionVariants"])
     endpoint.data_capture_config = config.get("DataCaptureConfig")
-    endpoint.last_modified_time = utcnow()
-    endpoint.endpoint_status = "InService"
-    return ActionResult({"EndpointArn": endpoint.arn})
+
+
+OUTCOMES = ("succeed", "fail", "rollback", "silent-rollback", "hold")
+
+
+class EndpointLifecycle:
+    """Creating/Updating → InService | Failed | rolled back, with the events SageMaker would send."""
+
+    def __init__(self, emit: Any, later: Any) -> None:
+        self.emit, self.later = emit, later
+        self.outcomes: dict[str, list[str]] = {}
+        self.held: dict[str, Any] = {}
+        self._clock = 0.0
+
+    def _tick(self) -> tuple[str, int]:
+        import time
+        from datetime import UTC, datetime
+
+        self._clock = max(time.time(), self._clock + 0.001)
+        when = datetime.fromtimestamp(self._clock, UTC)
+        return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z", int(
+            self._clock * 1000
+        )
+
+    def ask(self, name: str, outcome: str) -> None:
+        if outcome not in OUTCOMES:
+            raise ValueError(f"outcome {outcome!r}: one of {', '.join(OUTCOMES)}")
+        self.outcomes.setdefault(name, []).append(outcome)
+
+    def _event(
+        self,
+        endpoint: Any,
+        status: str,
+        detail_type: str = "SageMaker Endpoint State Change",
+        pending: str | None = None,
+        steps: list[str] | None = None,
+        reason: str | None = None,
+    ) -> None:
+        when, millis = self._tick()
+        detail: dict[str, Any] = {
+            "EndpointName": endpoint.endpoint_name,
+            "EndpointArn": endpoint.arn,
+            "EndpointConfigName": endpoint.endpoint_config_name,
+            "ProductionVariants": endpoint.production_variants,
+            "EndpointStatus": status,
+            "CreationTime": int(endpoint.creation_time.timestamp() * 1000)
+            if hasattr(endpoint.creation_time, "timestamp")
+            else millis,
+            "LastModifiedTime": millis,
+            "Tags": {t["Key"]: t["Value"] for t in endpoint.tags or []},
+        }
+        if reason:
+            detail["FailureReason"] = reason
+        if pending:
+            detail["PendingDeploymentSummary"] = {
+                "EndpointConfigName": pending,
+                "StartTime": millis,
+                "ProductionVariants": [
+                    {
+                        "VariantName": "AllTraffic",
+                        "VariantStatus": [{"Status": s, "StartTime": millis} for s in steps or []],
+                    }
+                ],
+            }
+        self.emit(
+            {
+                "source": "aws.sagemaker",
+                "detail-type": detail_type,
+                "time": when,
+                "account": endpoint.arn.split(":")[4],
+                "region": endpoint.arn.split(":")[3],
+                "resources": [endpoint.arn],
+                "detail": detail,
+            }
+        )
+
+    def created(self, endpoint: Any) -> None:
+        endpoint.endpoint_status = "Creating"
+        self._event(endpoint, "CREATING")
+        self.later(lambda: self._end(endpoint, None, None, None))
+
+    def updating(
+        self, endpoint: Any, config_name: str, config: dict[str, Any], deployment: dict[str, Any]
+    ) -> None:
+        endpoint.endpoint_status = "Updating"
+        old = endpoint.endpoint_config_name
+        self._event(endpoint, "UPDATING", pending=config_name)
+        routing = ((deployment or {}).get("BlueGreenUpdatePolicy") or {}).get(
+            "TrafficRoutingConfiguration"
+        ) or {}
+        steps = {
+            "CANARY": ["Creating", "ActivatingTraffic", "Baking", "ActivatingTraffic", "Baking"],
+            "LINEAR": ["Creating", "ActivatingTraffic", "Baking", "ActivatingTraffic", "Baking"],
+            "ALL_AT_ONCE": ["Creating", "ActivatingTraffic", "Baking"],
+        }.get(str(routing.get("Type")), [])
+        for i in range(len(steps)):
+            self._event(
+                endpoint,
+                "UPDATING",
+                "SageMaker Endpoint Deployment State Change",
+                config_name,
+                steps[: i + 1],
+            )
+        self.later(lambda: self._end(endpoint, old, config_name, config))
+
+    def _end(self, endpoint: Any, old: str | None, new: str | None, config: dict[str, Any] | None) -> None:
+        queue = self.outcomes.get(endpoint.endpoint_name) or []
+        outcome = queue.pop(0) if queue else "succeed"
+        if outcome == "hold":
+            self.held[endpoint.endpoint_name] = (old, new, config)
+            return
+        self.finish(endpoint, outcome, old, new, config)
+
+    def finish(
+        self, endpoint: Any, outcome: str, old: str | None, new: str | None, config: dict[str, Any] | None
+    ) -> None:
+        from moto.core.utils import utcnow
+
+        endpoint.last_modified_time = utcnow()
+        if outcome == "succeed":
+            if new and config:
+                _apply_config(endpoint, new, config)
+            endpoint.endpoint_status, endpoint.failure_reason = "InService", None
+            self._event(endpoint, "IN_SERVICE")
+        elif outcome == "fail":
+            endpoint.endpoint_status = "Failed"
+            endpoint.failure_reason = (
+                "The primary container for production variant AllTraffic did not pass the ping health check. "
+                "Please check CloudWatch logs for this endpoint."
+            )
+            self._event(endpoint, "FAILED", reason=endpoint.failure_reason)
+        else:  # rollback / silent-rollback: back on the old config, InService
+            if outcome == "rollback":
+                endpoint.endpoint_status = "RollingBack"
+                self._event(endpoint, "ROLLING_BACK", pending=new)
+                endpoint.failure_reason = "Auto-rollback: an alarm went into ALARM during the deployment."
+            endpoint.endpoint_status = "InService"
+            self._event(endpoint, "IN_SERVICE")
+
+    def complete(self, backend: Any, name: str, outcome: str) -> None:
+        if name not in self.held:
+            raise ValueError(f"endpoint {name} is not held")
+        old, new, config = self.held.pop(name)
+        self.finish(backend.endpoints[name], outcome, old, new, config)
 
 
 _UPDATE_FIELDS = (
@@ -75,13 +241,57 @@ def package_event(response: Any, arn: str, updated: list[str] | None) -> dict[st
     }
 
 
+def _pipeline_starts(start: Any, emit: Any) -> Any:
+    """StartPipelineExecution with SageMaker's token idempotency and its Executing event."""
+
+    def start_pipeline_execution(response: Any) -> Any:
+        from moto.core.responses import ActionResult
+        from moto.core.utils import utcnow
+
+        pipeline = response.sagemaker_backend.pipelines.get(response._get_param("PipelineName"))
+        token = response._get_param("ClientRequestToken")
+        if pipeline is not None and token:
+            for arn, execution in pipeline.pipeline_executions.items():
+                if execution.client_request_token == token:
+                    return ActionResult({"PipelineExecutionArn": arn})
+        result = start(response)
+        if pipeline is None:
+            return result
+        arn = result.result["PipelineExecutionArn"]
+        execution = pipeline.pipeline_executions[arn]
+        execution.pipeline_execution_status = "Executing"
+        now = utcnow().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        emit(
+            {
+                "source": "aws.sagemaker",
+                "detail-type": "SageMaker Model Building Pipeline Execution Status Change",
+                "account": response.current_account,
+                "region": response.region,
+                "resources": [pipeline.arn, arn],
+                "detail": {
+                    "pipelineArn": pipeline.arn,
+                    "pipelineExecutionArn": arn,
+                    "pipelineExecutionDisplayName": execution.pipeline_execution_display_name,
+                    "pipelineExecutionDescription": execution.pipeline_execution_description,
+                    "currentPipelineExecutionStatus": "Executing",
+                    "executionStartTime": now,
+                },
+            }
+        )
+        return result
+
+    return start_pipeline_execution
+
+
 class SageMakerEmulation:
     """Adds the SageMaker operations and events moto lacks while a sandbox runs, and removes them after."""
 
-    def __init__(self, emit: Any = None) -> None:
+    def __init__(self, emit: Any = None, later: Any = None) -> None:
         self._added: list[str] = []
         self._wrapped: dict[str, Any] = {}
         self.emit = emit
+        self.endpoints = EndpointLifecycle(emit, later) if emit is not None and later is not None else None
+        self.silent = False  # Sandbox.quietly(): state from before Steward, no events, no lifecycle
 
     def install(self) -> None:
         from moto.sagemaker.responses import SageMakerResponse
@@ -98,7 +308,7 @@ class SageMakerEmulation:
         def create_model_package(response: Any) -> Any:
             result = create(response)
             arn = result.result["ModelPackageArn"] if hasattr(result, "result") else None
-            if arn:
+            if arn and not emulation.silent:
                 emulation.emit(package_event(response, arn, None))
             return result
 
@@ -110,18 +320,60 @@ class SageMakerEmulation:
 
             # SageMaker moves LastModifiedTime on every update; the event's own time orders states.
             response.sagemaker_backend.describe_model_package(arn).last_modified_time = utcnow()
-            emulation.emit(package_event(response, arn, updated))
+            if not emulation.silent:
+                emulation.emit(package_event(response, arn, updated))
             return result
 
         SageMakerResponse.create_model_package = create_model_package  # type: ignore[method-assign]
         SageMakerResponse.update_model_package = update_model_package  # type: ignore[method-assign]
+        start = SageMakerResponse.start_pipeline_execution
+        self._wrapped["start_pipeline_execution"] = start
+        SageMakerResponse.start_pipeline_execution = _pipeline_starts(start, self.emit)
+        if self.endpoints is not None:
+            self._install_endpoint_lifecycle(SageMakerResponse)
+
+    def _install_endpoint_lifecycle(self, responses: Any) -> None:
+        lifecycle = self.endpoints
+        emulation = self
+        assert lifecycle is not None
+        create = responses.create_endpoint
+        self._wrapped["create_endpoint"] = create
+        self._wrapped["update_endpoint"] = getattr(responses, "update_endpoint", None)
+
+        def create_endpoint(response: Any) -> Any:
+            result = create(response)
+            if emulation.silent:
+                return result
+            lifecycle.created(response.sagemaker_backend.endpoints[response._get_param("EndpointName")])
+            return result
+
+        def update_endpoint(response: Any) -> Any:
+            from moto.core.responses import ActionResult
+
+            if emulation.silent:
+                return _update_endpoint(response)
+            endpoint, config = _endpoint_and_config(response)
+            lifecycle.updating(
+                endpoint,
+                response._get_param("EndpointConfigName"),
+                config,
+                response._get_param("DeploymentConfig"),
+            )
+            return ActionResult({"EndpointArn": endpoint.arn})
+
+        responses.create_endpoint = create_endpoint
+        responses.update_endpoint = update_endpoint
 
     def uninstall(self) -> None:
         from moto.sagemaker.responses import SageMakerResponse
 
+        for name, original in self._wrapped.items():
+            if original is None:
+                if hasattr(SageMakerResponse, name):
+                    delattr(SageMakerResponse, name)
+            else:
+                setattr(SageMakerResponse, name, original)
         for name in self._added:
             delattr(SageMakerResponse, name)
-        for name, original in self._wrapped.items():
-            setattr(SageMakerResponse, name, original)
         self._added.clear()
         self._wrapped.clear()

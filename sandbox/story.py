@@ -1,4 +1,4 @@
-"""`steward local demo` / `steward local replay`: the sandbox telling a story in the terminal."""
+"""`steward local replay` / `serve`: the recorded churn story on the sandbox (the demo is sandbox/demo.py)."""
 
 from __future__ import annotations
 
@@ -116,46 +116,6 @@ def run_replay(paths: list[str], as_json: bool, setup: str | None, out: TextIO |
     return 1 if failed else 0
 
 
-def run_demo(out: TextIO | None = None) -> int:
-    """The churn story end to end on the sandbox."""
-    out = out or sys.stdout
-    started = time.perf_counter()
-    out.write(
-        "Steward demo: the nightly churn pipeline, from raw data to a serving endpoint, on the embedded "
-        "sandbox (moto; no AWS account).\n\n"
-    )
-    events = load_events([STORY, CANDIDATE, JOB_FAILURE])
-    with Sandbox() as sb:
-        created = create_sagemaker_resources(sb.client("sagemaker"), json.loads(RESOURCES.read_text()))
-        out.write(
-            f"SageMaker already holds {len(created)} models and endpoint configs (as in a real account).\n"
-        )
-        out.write(f"Local API: {sb.api_url}/health\n\n")
-        out.write(f"Replaying {len(events)} events (SageMaker, CloudWatch) through the template's rules:\n")
-        results = replay(sb, events, out)
-        graph = sb.lineage()
-        from steward.cli.render import tree
-
-        raw = [n["id"] for n in graph["nodes"] if "/raw/" in n["id"]]
-        out.write("\nLineage: from the raw snapshot to the endpoint\n")
-        out.write(tree(sb.lineage(raw[0], "downstream", depth=12) if raw else graph) + "\n")
-        _answer_questions(sb, out)
-        _show_outbox(sb, out)
-        serving = [n for n in graph["nodes"] if n["kind"] == "endpoint"]
-        failed = sum(1 for r in results for t in r["targets"] if not t["ok"])
-        elapsed = time.perf_counter() - started
-        out.write("\nSummary: ")
-        out.write(
-            f"{len(events)} events, {failed} failed, "
-            f"{len(graph['nodes'])} nodes, {len(graph['edges'])} edges; "
-        )
-        out.write(
-            ", ".join(f"{e['name']} {e.get('status')} on {e.get('endpointConfigName')}" for e in serving)
-        )
-        out.write(f"; {elapsed:.1f}s\n")
-    return 1 if failed else 0
-
-
 @contextlib.contextmanager
 def loaded_sandbox(paths: list[str], setup: str | None, api_port: int = 0) -> Iterator[Sandbox]:
     """A sandbox with its API up, after replaying `paths` (and creating `setup`'s SageMaker resources)."""
@@ -180,62 +140,6 @@ def run_serve(paths: list[str], setup: str | None, port: int, out: TextIO | None
             while True:
                 time.sleep(3600)
     return 0
-
-
-def _answer_questions(sb: Sandbox, out: TextIO) -> None:
-    """The four lineage questions, asked of the local API exactly as an operator would."""
-    from steward.cli.commands import compare_text, serving_text
-    from steward.cli.remote import StewardApi
-
-    api = StewardApi(sb.api_url)
-    raw = "s3://churn-datalake-123456789012/raw/customers/dt=2026-11-01"
-
-    out.write(
-        "\n1. What is serving on churn-prod, trained on which data, by which pipeline run, "
-        "approved by whom?\n"
-    )
-    now = api.serving("churn-prod", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
-    out.write(f"   {serving_text(now)}\n")
-    for package in now.get("modelPackages", []):
-        upstream = api.lineage(package, "upstream", 8)
-        nodes = {n["id"]: n for n in upstream["nodes"]}
-        has_parent = {e["to"] for e in upstream["edges"]}
-        data = sorted(
-            i
-            for i, n in nodes.items()
-            if n["kind"] == "dataset" and n.get("role") != "code" and i not in has_parent
-        )
-        runs = sorted(n["name"] for n in nodes.values() if n["kind"] == "pipeline-execution")
-        out.write(f"   trained on: {', '.join(data) or 'unknown'}\n")
-        out.write(f"   pipeline run: {', '.join(runs) or 'none recorded'}\n")
-        pkg = nodes.get(package, {})
-        out.write(
-            f"   approval: {pkg.get('status')} — {pkg.get('approvalDescription') or 'no description'} "
-            "(the approver is recorded by Steward's approval gate; SageMaker's event does not name them)\n"
-        )
-
-    out.write(f"\n2. Which endpoints serve models trained on {raw}?\n")
-    downstream = api.lineage(raw, "downstream", 10)
-    endpoints = sorted(
-        f"{n['name']} [{n.get('status')}]" for n in downstream["nodes"] if n["kind"] == "endpoint"
-    )
-    out.write(f"   {', '.join(endpoints) or 'none'}\n")
-
-    when = "2026-11-02T09:20:00Z"
-    out.write(f"\n3. What was serving on churn-prod at {when}, in the middle of the morning's update?\n")
-    out.write(f"   {serving_text(api.serving('churn-prod', when))}\n")
-    history = api.deployments("churn-prod")["items"]
-    for d in history:
-        out.write(
-            f"   deployment {d['previousEndpointConfigName']} → {d['endpointConfigName']}: {d['outcome']} "
-            f"({d.get('startedAt') or '?'} to {d.get('endedAt') or '…'})\n"
-        )
-
-    out.write("\n4. What differs between the version in production (3) and the newer candidate (4)?\n")
-    answer = api.compare(
-        f"{ACCOUNT_ARN}:model-package/churn-models/3", f"{ACCOUNT_ARN}:model-package/churn-models/4"
-    )
-    out.write("   " + compare_text(answer).replace("\n", "\n   ") + "\n")
 
 
 def _show_outbox(sb: Sandbox, out: TextIO) -> None:

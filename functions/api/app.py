@@ -17,26 +17,21 @@ from steward.adapters.notification_store import NotificationStore
 from steward.approvals.routes import router as approval_router
 from steward.errors import NotFoundError
 from steward.lineage import api_support as check
-from steward.lineage import compare, deployments, query
+from steward.lineage import compare, query
+from steward.monitoring.routes import router as monitoring_router
 from steward.observability import logger, metrics, tracer
+from steward.promotion.routes import router as promotion_router
 from steward.settings import get_settings
 
 app = APIGatewayRestResolver(enable_validation=True)
 app.include_router(approval_router)  # /approvals/{token}: the link's page (GET) and decision (POST)
+app.include_router(monitoring_router)  # /endpoints/{name}/monitoring
+app.include_router(promotion_router)  # /endpoints/{name}/deployments|serving|rollback
 
 
 def _store() -> LineageStore:
     settings = get_settings()
     return LineageStore(settings.lineage_table, settings.idempotency_table)
-
-
-def _endpoint(name: str) -> str:
-    """An endpoint name in this account and region, unless ?account=&region= name another (forwarded)."""
-    arn = app.lambda_context.invoked_function_arn.split(":")
-    params = app.current_event.query_string_parameters or {}
-    return check.endpoint_id(
-        name, check.region(params.get("region", arn[3])), check.account(params.get("account", arn[4]))
-    )
 
 
 @app.get("/health")
@@ -58,20 +53,6 @@ def compare_versions(
     a: Annotated[str, Query(max_length=2048)], b: Annotated[str, Query(max_length=2048)]
 ) -> dict[str, Any]:
     return compare.compare_versions(_store(), check.node_id(a), check.node_id(b))
-
-
-@app.get("/endpoints/<name>/deployments")
-def endpoint_deployments(
-    name: str, limit: Annotated[int, Query()] = 50, next: Annotated[str | None, Query()] = None
-) -> dict[str, Any]:
-    endpoint = _endpoint(name)
-    history = list(reversed(deployments.deployment_history(_store(), endpoint)))  # newest first
-    return {"endpoint": endpoint, **check.page(history, limit, next)}
-
-
-@app.get("/endpoints/<name>/serving")
-def endpoint_serving(name: str, at: Annotated[str, Query(max_length=64)]) -> dict[str, Any]:
-    return deployments.serving_at(_store(), _endpoint(name), check.timestamp(at))
 
 
 @app.get("/notifications")

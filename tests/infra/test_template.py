@@ -184,9 +184,15 @@ RULES_BY_DETAIL_TYPE = {
         "RecordLineageFunctionPipelineStatusChange"
     },
     "SageMaker Model Package State Change": {"RecordLineageFunctionModelPackageStateChange"},
-    "SageMaker Endpoint State Change": {"RecordLineageFunctionEndpointStateChange"},
-    "SageMaker Endpoint Deployment State Change": {"RecordLineageFunctionEndpointStateChange"},
-    "CloudWatch Alarm State Change": set(),
+    "SageMaker Endpoint State Change": {
+        "RecordLineageFunctionEndpointStateChange",
+        "PromoteModelFunctionEndpoints",
+    },
+    "SageMaker Endpoint Deployment State Change": {
+        "RecordLineageFunctionEndpointStateChange",
+        "PromoteModelFunctionEndpoints",
+    },
+    "CloudWatch Alarm State Change": {"ReactToMonitoringFunctionAlarmStateChange"},
 }
 
 
@@ -207,6 +213,20 @@ def _expected_rules(event: dict) -> set[str]:
         event["detail"].get("ModelApprovalStatus") == "PendingManualApproval"
     ):
         expected.add("RequestApprovalFunctionRegistered")
+    if event["detail-type"] == "SageMaker Model Package State Change" and (
+        event["detail"].get("ModelApprovalStatus") == "Approved"
+    ):
+        expected.add("PromoteModelFunctionApproved")
+    detail = event["detail"]
+    if (
+        event["detail-type"] == "SageMaker Processing Job State Change"
+        and (
+            detail.get("MonitoringScheduleArn")
+            or (detail.get("Environment") or {}).get("sagemaker_monitoring_schedule_name")
+        )
+        and detail.get("ProcessingJobStatus") in ("Completed", "Failed", "Stopped")
+    ):
+        expected.add("ReactToMonitoringFunctionMonitoringExecution")
     return expected
 
 
@@ -227,6 +247,26 @@ def test_job_failure_rule_ignores_other_statuses_and_step_events():
     step_failed = json.loads((REPO / "events" / "pipeline_step" / "train_failed.json").read_text())
     assert not matches(rule, completed)
     assert not matches(rule, step_failed)  # the execution's own Failed event reports it, once
+
+
+def test_monitoring_rules_take_only_monitoring_executions_and_sagemaker_alarms():
+    rules = resources("AWS::Events::Rule")
+    executions = rules["ReactToMonitoringFunctionMonitoringExecution"]["Properties"]["EventPattern"]
+    alarms = rules["ReactToMonitoringFunctionAlarmStateChange"]["Properties"]["EventPattern"]
+    ordinary = json.loads((REPO / "events" / "processing_job" / "completed.json").read_text())
+    running = json.loads((REPO / "events" / "monitoring" / "in_progress.json").read_text())
+    assert not matches(executions, ordinary) and not matches(executions, running)
+    # An execution named only by its environment (no MonitoringScheduleArn) still counts.
+    finished = json.loads((REPO / "events" / "monitoring" / "completed_no_violations.json").read_text())
+    del finished["detail"]["MonitoringScheduleArn"]
+    assert matches(executions, finished)
+    drift = json.loads((REPO / "events" / "cloudwatch_alarm" / "drift_alarm.json").read_text())
+    lambda_alarm = json.loads(json.dumps(drift))
+    metric = lambda_alarm["detail"]["configuration"]["metrics"][0]["metricStat"]["metric"]
+    metric.update(namespace="AWS/Lambda", dimensions={"FunctionName": "steward-dev-notify"}, name="Errors")
+    assert matches(alarms, drift) and not matches(alarms, lambda_alarm)
+    metric.update(namespace="Custom/Churn", dimensions={"EndpointName": "churn-prod"}, name="Skew")
+    assert matches(alarms, lambda_alarm)  # a custom metric on an endpoint's dimension
 
 
 def test_rules_only_take_sagemaker_events():
@@ -258,3 +298,39 @@ def test_handlers_are_thin():
 
 def test_outputs_the_cli_reads():
     assert {"ApiUrl", "LineageTableName", "RecordLineageDLQUrl"} <= set(cfn()["Outputs"])
+
+
+def test_promotion_may_only_touch_names_under_the_prefix_and_pass_one_role():
+    (role,) = [
+        r for name, r in resources("AWS::IAM::Role").items() if name.startswith("PromoteModelFunction")
+    ]
+    statements = [s for p in role["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"]]
+    plain = [s for s in statements if "Fn::If" not in s]
+    writes = [
+        s
+        for s in plain
+        if any(a.startswith("sagemaker:") and not a.startswith("sagemaker:Describe") for a in s["Action"])
+    ]
+    assert writes, "promotion has SageMaker write actions"
+    for statement in writes + [s for s in plain if "sagemaker:DescribeModelPackage" in s["Action"]]:
+        for resource in statement["Resource"]:
+            text = resource["Fn::Sub"] if isinstance(resource, dict) else resource
+            assert text.endswith("/${ManagedNamePrefix}*"), text
+    conditional = [s["Fn::If"] for s in statements if "Fn::If" in s]
+    by_condition = {c[0]: c[1] for c in conditional}
+    pass_role = by_condition["HasExecutionRole"]
+    assert pass_role["Action"] == ["iam:PassRole"] and pass_role["Resource"] == {
+        "Ref": "ModelExecutionRoleArn"
+    }
+    assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+    assume = by_condition["HasTargetRole"]
+    assert assume["Action"] == ["sts:AssumeRole"] and assume["Resource"] == {"Ref": "TargetAccountRoleArn"}
+
+
+def test_workload_accounts_may_forward_events_to_the_bus_only_when_named():
+    template = cfn()
+    (policy,) = resources("AWS::Events::EventBusPolicy").values()
+    assert policy["Condition"] == "HasWorkloadAccounts"
+    assert policy["Properties"]["Statement"]["Action"] == "events:PutEvents"
+    assert policy["Properties"]["Statement"]["Principal"] == {"AWS": {"Ref": "WorkloadAccountIds"}}
+    assert "HasWorkloadAccounts" in template["Conditions"]

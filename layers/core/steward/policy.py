@@ -32,7 +32,7 @@ class Severity(StrEnum):
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class Route(Strict):
@@ -173,16 +173,72 @@ class Stage(Strict):
     requires_approval: bool = False
 
 
+class PromotionPolicy(Strict):
+    """How approved versions are promoted through the stages (used by promotion)."""
+
+    # A package Approved outside Steward (console, SDK) has no approval record for that exact package.
+    unapproved: Literal["refuse", "deploy-with-warning"] = "refuse"
+    # Once stage N succeeds, stage N+1 deploys unless it `requires_approval` (then it gets its own request).
+    auto_advance: bool = True
+    lock_lease_seconds: int = Field(4 * 3600, ge=300, le=24 * 3600)
+
+
+class Retraining(Strict):
+    """Start a retraining pipeline when monitoring says the model no longer fits (used by monitoring)."""
+
+    enabled: bool = False
+    pipeline: str | None = Field(None, pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}$")
+    # PipelineParameters; values may name {endpoint}, {model_package_arn}, {trigger} and {reason}.
+    parameters: dict[str, str] = Field(default_factory=dict, max_length=50)
+    on_violations: bool = True  # a Model Monitor execution that reports violations
+    on_drift: bool = True  # a drift alarm (Model Monitor metric, or one named in `drift_alarms`) in ALARM
+    min_violations: int = Field(1, ge=1, le=1000)
+    cooldown_minutes: int = Field(24 * 60, ge=0, le=30 * 24 * 60)  # between two starts of the pipeline
+    daily_limit: int = Field(1, ge=1, le=50)  # starts of the pipeline in any 24 hours
+
+    @field_validator("parameters")
+    @classmethod
+    def _parameter_names(cls, value: dict[str, str]) -> dict[str, str]:
+        import re
+
+        for name, text in value.items():
+            if not re.fullmatch(r"[A-Za-z0-9\-_]{1,256}", name):
+                raise ValueError(f"{name!r} is not a pipeline parameter name")
+            if len(text) > 1024:
+                raise ValueError(f"{name}: values are at most 1024 characters")
+        return value
+
+    @model_validator(mode="after")
+    def _pipeline_when_enabled(self) -> Retraining:
+        if self.enabled and not self.pipeline:
+            raise ValueError("pipeline: required when retraining is enabled")
+        return self
+
+
+class MonitoringPolicy(Strict):
+    """How Model Monitor results and endpoint alarms are reacted to (used by monitoring)."""
+
+    top_violations: int = Field(5, ge=1, le=20)  # how many violations an alert lists
+    # Alarm names that count as drift, besides those on Model Monitor's own metrics.
+    drift_alarms: list[str] = Field(default_factory=list)
+    retraining: Retraining = Field(default_factory=Retraining)
+
+
 class GroupPolicy(Strict):
     notifications: Routes | None = None
     approval: ApprovalPolicy | None = None
     stages: list[Stage] = Field(default_factory=list)
+    promotion: PromotionPolicy | None = None
+    monitoring: MonitoringPolicy | None = None
 
     @model_validator(mode="after")
     def _unique_stages(self) -> GroupPolicy:
         names = [s.name for s in self.stages]
         if len(names) != len(set(names)):
             raise ValueError("stage names must be unique")
+        endpoints = [s.endpoint for s in self.stages]
+        if len(endpoints) != len(set(endpoints)):
+            raise ValueError("each stage needs its own endpoint")
         return self
 
     pipelines: list[str] = Field(
@@ -210,6 +266,19 @@ class Policy(Strict):
     def approval(self, group: str | None) -> ApprovalPolicy | None:
         entry = self.group(group)
         return entry.approval or self.default.approval
+
+    def promotion(self, group: str | None) -> PromotionPolicy:
+        return self.group(group).promotion or self.default.promotion or PromotionPolicy()
+
+    def monitoring(self, group: str | None) -> MonitoringPolicy:
+        return self.group(group).monitoring or self.default.monitoring or MonitoringPolicy()
+
+    def group_of_endpoint(self, endpoint: str | None) -> str | None:
+        """The group whose promotion stages deploy to `endpoint` (when nothing recorded says)."""
+        for name, entry in self.groups.items():
+            if endpoint and any(s.endpoint.lower() == endpoint.lower() for s in entry.stages):
+                return name
+        return None
 
     def group_of_pipeline(self, pipeline: str | None) -> str | None:
         for name, entry in self.groups.items():

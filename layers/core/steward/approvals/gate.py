@@ -119,8 +119,12 @@ def evaluate(metrics: dict[str, float], production: dict[str, float] | None, gat
                     production=baseline,
                     difference=difference,
                     passed=ok,
-                    rule=f"vs production {baseline:.4g}, {'+' if comparison.higher_is_better else '-'}"
-                    f"{comparison.min_improvement:g} needed",
+                    rule=f"vs production {baseline:.4g}, "
+                    + (
+                        ("no lower" if comparison.higher_is_better else "no higher")
+                        if comparison.min_improvement == 0
+                        else f"{'+' if comparison.higher_is_better else '-'}{comparison.min_improvement:g} needed"
+                    ),
                 )
             )
     passed = all(c.passed for c in checks)

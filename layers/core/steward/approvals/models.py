@@ -59,11 +59,15 @@ class ApprovalRequest(BaseModel):
     decisions: list[Decision] = Field(default_factory=list)
     refusals: list[Refusal] = Field(default_factory=list)
     revision: int = 0
+    stage: str | None = None  # set on a request for one promotion stage (the version is already Approved)
+    parent: str | None = None  # the version's own approval request, for a stage request
 
     @staticmethod
-    def id_for(package_arn: str) -> str:
-        """One request per package version: the id is derived, so duplicate events find the same one."""
-        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"steward-approval:{package_arn.lower()}"))
+    def id_for(package_arn: str, stage: str | None = None) -> str:
+        """One request per package version (and per stage that needs its own approval): the id is
+        derived, so duplicate events find the same one."""
+        suffix = f"#stage={stage}" if stage else ""
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"steward-approval:{package_arn.lower()}{suffix}"))
 
     def approvals(self) -> list[str]:
         return sorted({d.approver for d in self.decisions if d.decision == "approve"})

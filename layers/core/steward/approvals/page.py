@@ -23,9 +23,13 @@ STYLESHEET: Final = """
 *{box-sizing:border-box}
 body{margin:0;background:#f4f5f7;color:#1d2330;
 font:16px/1.5 -apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif}
-main{max-width:40rem;margin:0 auto;padding:1rem}
+main{max-width:46rem;margin:0 auto;padding:1rem}
+.brand{margin:0 0 .5rem;color:#5a6272;font-size:.85rem;font-weight:600;letter-spacing:.04em;
+text-transform:uppercase}
 h1{font-size:1.4rem;line-height:1.3;margin:.5rem 0 1rem;overflow-wrap:anywhere}
 h2{font-size:1.05rem;margin:1.5rem 0 .5rem}
+section>:first-child,.card>p:first-of-type{margin-top:0}
+section>:last-child{margin-bottom:0}
 section,.card{background:#fff;border:1px solid #dde1e8;border-radius:8px;padding:1rem;margin:0 0 1rem}
 p,li,dd{overflow-wrap:anywhere}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem;margin:0}
@@ -37,6 +41,7 @@ ul{padding-left:1.25rem;margin:0}
 table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
 th,td{text-align:left;padding:.4rem .5rem;border-bottom:1px solid #eceff3;vertical-align:top}
 td.num{text-align:right;white-space:nowrap}
+td.result{white-space:nowrap}
 .pass{color:#12703a;font-weight:600}
 .fail{color:#b3261e;font-weight:600}
 label{display:block;font-weight:600;margin:0 0 .25rem}
@@ -51,6 +56,14 @@ button.reject{background:#b3261e}
 .status-success{border-left:6px solid #12703a}
 .status-warning{border-left:6px solid #a86400}
 .status-error{border-left:6px solid #b3261e}
+@media (max-width:36rem){
+.metrics thead{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
+.metrics tr{display:block;padding:.5rem 0;border-bottom:1px solid #eceff3}
+.metrics td{display:flex;justify-content:space-between;gap:1rem;padding:.15rem 0;border:0;text-align:right}
+.metrics td::before{content:attr(data-label);color:#5a6272;text-align:left;font-weight:400}
+.metrics td:first-child{font-weight:600}
+.metrics td:first-child::before{content:none}
+}
 """
 
 # CSP hashes cover the exact text between <style> and </style>; _document serves STYLESHEET verbatim.
@@ -117,7 +130,8 @@ def _document(title: str, body: str) -> str:
         '<meta name="robots" content="noindex, nofollow">\n'
         f"<title>{_e(title, 200)}</title>\n"
         f"<style>{STYLESHEET}</style>\n"
-        f"</head>\n<body>\n<main>\n{body}</main>\n</body>\n</html>\n"
+        f'</head>\n<body>\n<main>\n<p class="brand">Steward · model approval</p>\n{body}</main>\n'
+        "</body>\n</html>\n"
     )
 
 
@@ -132,19 +146,19 @@ def _metrics_table(metrics: Sequence[Mapping[str, Any]]) -> str:
         return '<p class="muted">No metrics were reported.</p>\n'
     rows = "".join(
         "<tr>"
-        f"<td>{_e(m.get('name'), 100)}</td>"
-        f'<td class="num">{_number(m.get("value"))}</td>'
-        f'<td class="num">{_number(m.get("production"))}</td>'
-        f'<td class="num">{_number(m.get("difference"), signed=True)}</td>'
-        f'<td class="num">{_number(m.get("threshold"))}</td>'
-        f"<td>{_passed(m.get('passed'))}</td>"
+        f'<td data-label="Metric">{_e(m.get("name"), 100)}</td>'
+        f'<td class="num" data-label="Candidate">{_number(m.get("value"))}</td>'
+        f'<td class="num" data-label="Production">{_number(m.get("production"))}</td>'
+        f'<td class="num" data-label="Difference">{_number(m.get("difference"), signed=True)}</td>'
+        f'<td data-label="Rule">{_number(m.get("threshold"))}</td>'
+        f'<td class="result" data-label="Result">{_passed(m.get("passed"))}</td>'
         "</tr>\n"
         for m in metrics[:50]
     )
     return (
-        '<div class="scroll"><table>\n'
+        '<div class="scroll"><table class="metrics">\n'
         "<thead><tr><th>Metric</th><th>Candidate</th><th>Production</th><th>Difference</th>"
-        "<th>Threshold</th><th>Result</th></tr></thead>\n"
+        "<th>Rule</th><th>Result</th></tr></thead>\n"
         f"<tbody>\n{rows}</tbody>\n</table></div>\n"
     )
 

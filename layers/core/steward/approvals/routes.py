@@ -113,7 +113,8 @@ def slack_interaction() -> Response[dict[str, Any]]:
 
 @router.get("/approvals/<token>", include_in_schema=False)
 def approval_page(token: str) -> Response[str]:
-    status, html = web.get_page(token, _deps(), datetime.now(UTC), action=router.current_event.path)
+    # The form posts back to this same URL, relative, so it holds behind a stage prefix (/dev/...) too.
+    status, html = web.get_page(token, _deps(), datetime.now(UTC), action=token)
     return Response(status, "text/html; charset=utf-8", html, headers=dict(page.SECURITY_HEADERS))
 
 

@@ -54,6 +54,10 @@ class Outbox(Protocol):
     def send(self, notification: Notification) -> str: ...
 
 
+class Commands(Protocol):
+    def send(self, command: Any) -> str: ...
+
+
 @dataclass
 class Deps:
     store: Store
@@ -64,6 +68,7 @@ class Deps:
     keys: dict[str, bytes]
     active_key: str
     api_base_url: str
+    promotions: Commands | None = None  # the promotion queue: a stage approved on its own deploys
 
 
 # --- opening a request ------------------------------------------------------------------------------
@@ -294,7 +299,7 @@ def _outcome_notification(request: ApprovalRequest) -> Notification:
 
 def _audit(lineage: Lineage, request: ApprovalRequest, now: datetime, facts: dict[str, Any]) -> None:
     """The request as an `approval` node of the version's lineage; each decision/refusal in its history."""
-    node_id = f"{request.package_arn.lower()}/approval"
+    node_id = f"{request.package_arn.lower()}/approval" + (f"/{request.stage}" if request.stage else "")
     status = {"pending": "Pending", "approved": "Approved", "rejected": "Rejected", "expired": "Expired"}[
         request.status
     ]
@@ -306,7 +311,8 @@ def _audit(lineage: Lineage, request: ApprovalRequest, now: datetime, facts: dic
             NodeUpdate(
                 id=node_id,
                 kind=NodeKind.APPROVAL,
-                name=f"approval of {request.group}/{request.version}",
+                name=f"approval of {request.group}/{request.version}"
+                + (f" for {request.stage}" if request.stage else ""),
                 status=status,
                 status_time=now,
                 attributes={
@@ -422,7 +428,11 @@ def record_decision(
     except StaleEventError:
         fresh = deps.store.get(request.id)
         return LinkView(fresh, None, "decided" if fresh and fresh.status != "pending" else "retry")
-    if status != "pending":
+    if status != "pending" and updated.stage:
+        if status == "approved":
+            _promote_stage(updated, approver, deps, now)
+        deps.outbox.send(_outcome_notification(updated))
+    elif status != "pending":
         verdict = "Approved" if status == "approved" else "Rejected"
         names = ", ".join(sorted(approvals)) if status == "approved" else approver
         deps.registry.set_approval(
@@ -523,7 +533,7 @@ def _expire(request: ApprovalRequest, deps: Deps, now: datetime) -> None:
         expired = deps.store.save(request.model_copy(update={"status": "expired"}))
     except StaleEventError:
         return
-    if request.on_expiry == "reject":
+    if request.on_expiry == "reject" and not request.stage:
         deps.registry.set_approval(
             request.package_arn, "Rejected", f"Expired without a decision via Steward (request {request.id})"
         )
@@ -595,3 +605,77 @@ def decide_by_slack(
         f"{approver} chose {decision}: version {done.version} of {done.group} is now {done.status} "
         f"({len(done.approvals())}/{done.quorum} approvals)."
     )
+
+
+# --- stages that need their own approval ------------------------------------------------------------
+
+
+def open_stage_request(
+    package_arn: str, stage: str, parent_id: str | None, policy: Policy, deps: Deps, now: datetime
+) -> dict[str, Any]:
+    """After a stage succeeds, the next one (marked `requires_approval`) asks the approvers again: same
+    version, same gate numbers, its own links; approving it deploys that stage."""
+    parent = deps.store.get(parent_id) if parent_id else None
+    group = parent.group if parent else package_arn.split(":model-package/", 1)[-1].rsplit("/", 1)[0]
+    approval = policy.approval(group)
+    if approval is None:
+        why = f"stage {stage} needs an approval but {group} has no approvers"
+        return {"outcome": "waiting", "reason": why}
+    registrant = parent.registered_by if parent else None
+    target = next((s for s in policy.stages(group) if s.name == stage), None)
+    request = ApprovalRequest(
+        id=ApprovalRequest.id_for(package_arn, stage),
+        package_arn=package_arn,
+        group=group,
+        version=parent.version if parent else None,
+        artifact_uri=parent.artifact_uri if parent else None,
+        image_digests=parent.image_digests if parent else [],
+        registered_by=registrant,
+        description=f"Promote to {stage}: " + ((parent.description or "") if parent else ""),
+        approvers=eligible(approval, registrant),
+        slack_ids={a.email: a.slack_user_id for a in approval.approvers if a.slack_user_id},
+        target_stages=[_stage_line(target)] if target else [stage],
+        quorum=approval.quorum,
+        excluded=approval.excluded,
+        reject_on_first_rejection=approval.reject_on_first_rejection,
+        on_expiry=approval.on_expiry,
+        reminder_hours_before_expiry=approval.reminder_hours_before_expiry,
+        created_at=now,
+        expires_at=now + timedelta(hours=approval.expiry_hours),
+        gate=parent.gate if parent else None,
+        metrics=parent.metrics if parent else {},
+        production_metrics=parent.production_metrics if parent else {},
+        stage=stage,
+        parent=parent_id,
+    )
+    if not deps.store.create(request):
+        return {"outcome": "duplicate", "request": request.id}
+    _audit(deps.lineage, request, now, {"opened": True, "stage": stage})
+    for approver in request.approvers:
+        note = _request_notification(request, approver, deps, None)
+        deps.outbox.send(
+            note.model_copy(
+                update={"subject": f"Approval requested: {group} version {request.version} to {stage}"[:250]}
+            )
+        )
+    return {"outcome": "requested", "request": request.id, "stage": stage, "approvers": request.approvers}
+
+
+def _promote_stage(request: ApprovalRequest, approver: str, deps: Deps, now: datetime) -> None:
+    from steward.promotion.models import PromoteCommand
+
+    if deps.promotions is None:
+        raise NotFoundError("no promotion queue configured")
+    deps.promotions.send(
+        PromoteCommand(
+            package_arn=request.package_arn,
+            stage=request.stage or "",
+            approval_request=request.id,
+            requested_by=f"approval of stage {request.stage} by {', '.join(request.approvals()) or approver}",
+            at=now,
+        )
+    )
+
+
+def _stage_line(s: Any) -> str:
+    return f"{s.name} → {s.endpoint} ({s.instance_type} x{s.instance_count}, {s.strategy})"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import urllib.parse
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from steward.approvals import page
@@ -73,7 +73,7 @@ def get_page(token: str, deps: Deps, now: datetime, action: str) -> tuple[int, s
         deployment_plan=request.target_stages
         or ["the model registry marks this exact package Approved (no promotion stages in the policy)"],
         approver=view.claims.approver,
-        expires_at_iso=request.expires_at.isoformat(),
+        expires_at_iso=request.expires_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"),  # as the email says
         form_action=action,
         csrf=view.csrf,
         approvals_so_far=request.approvals(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from steward.adapters.approval_store import ApprovalStore
+from steward.adapters.command_queue import CommandQueue
 from steward.adapters.lineage_store import LineageStore
 from steward.adapters.notification_queue import NotificationQueue
 from steward.adapters.registry import ModelRegistry, S3Reports, signing_keys
@@ -22,4 +23,5 @@ def approval_deps() -> Deps:
         keys=keys,
         active_key=active,
         api_base_url=s.api_base_url,
+        promotions=CommandQueue(s.promotion_queue_url) if s.promotion_queue_url else None,
     )

@@ -15,8 +15,13 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915 (one statement per op
 
     local = commands.add_parser("local", help="run Steward on the embedded sandbox (no AWS account)")
     local_commands = local.add_subparsers(dest="local_command", required=True)
-    local_commands.add_parser(
-        "demo", help="replay the churn story end to end and answer the lineage questions"
+    demo = local_commands.add_parser(
+        "demo", help="the whole lifecycle on the sandbox: gate, approval, promotion, monitoring, rollback"
+    )
+    demo.add_argument(
+        "--interactive",
+        action="store_true",
+        help="keep the local API up and wait for you to decide from the approval link in a browser",
     )
     replay = local_commands.add_parser("replay", help="replay EventBridge events (JSON or JSON Lines files)")
     replay.add_argument("files", nargs="+", metavar="FILE")
@@ -68,6 +73,14 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915 (one statement per op
     validate = policy_commands.add_parser("validate", help="check a policy file; errors name the field")
     validate.add_argument("file", metavar="FILE")
 
+    monitoring = commands.add_parser(
+        "monitoring", help="an endpoint's Model Monitor results and alarm transitions, newest first"
+    )
+    monitoring.add_argument("endpoint", help="endpoint name or ARN")
+    monitoring.add_argument("--since", metavar="TIME", help="ISO-8601 (default: the last 7 days)")
+    monitoring.add_argument("--json", action="store_true")
+    add_target_options(monitoring)
+
     notes = commands.add_parser("notifications", help="the delivery log: every attempt, newest first")
     notes.add_argument("--since", metavar="TIME", help="ISO-8601 (default: the last 24 hours)")
     notes.add_argument("--failed", action="store_true", help="only failed attempts")
@@ -93,6 +106,18 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915 (one statement per op
     deployments.add_argument("--at", metavar="TIME", help="ISO-8601 time: what was serving then")
     deployments.add_argument("--json", action="store_true")
     add_target_options(deployments)
+
+    rollback = commands.add_parser(
+        "rollback", help="redeploy the previous (or a named) version on an endpoint, recorded as a rollback"
+    )
+    rollback.add_argument("endpoint", help="endpoint name")
+    rollback.add_argument("--to", dest="to_version", type=int, metavar="VERSION", help="this version instead")
+    rollback.add_argument("--reason", required=True, help="why (recorded with who asked)")
+    rollback.add_argument(
+        "--wait", type=float, default=30.0, metavar="SECONDS", help="follow it this long (0: just ask)"
+    )
+    rollback.add_argument("--json", action="store_true")
+    add_target_options(rollback)
     return parser
 
 
@@ -103,10 +128,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         if args.command == "local":
-            from sandbox.story import run_demo, run_replay, run_serve
+            from sandbox.story import run_replay, run_serve
 
             if args.local_command == "demo":
-                return int(run_demo())
+                from sandbox.demo import run_demo
+
+                return int(run_demo(interactive=args.interactive))
             if args.local_command == "serve":
                 return int(run_serve(args.files, args.setup, args.port))
             return int(run_replay(args.files, args.json, args.setup))
@@ -114,6 +141,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return commands.lineage(args)
         if args.command == "deployments":
             return commands.deployments(args)
+        if args.command == "rollback":
+            return commands.rollback(args)
         if args.command == "compare":
             return commands.compare(args)
         if args.command == "approvals":
@@ -124,6 +153,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return commands.validate_policy(args.file)
         if args.command == "notifications":
             return commands.notifications(args)
+        if args.command == "monitoring":
+            return commands.monitoring(args)
         if args.command == "redrive":
             return commands.redrive(args)
     except ApiError as exc:

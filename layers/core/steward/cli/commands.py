@@ -81,6 +81,34 @@ def deployments(args: argparse.Namespace) -> int:
     return 0
 
 
+def rollback(args: argparse.Namespace) -> int:
+    """Ask for the rollback, then follow it in the endpoint's history until it ends (or --wait runs out)."""
+    import time
+
+    with api_for(args) as api:
+        asked = api.rollback(args.endpoint, args.to_version, args.reason)
+        found: dict[str, Any] | None = None
+        deadline = time.monotonic() + max(args.wait, 0)
+        while True:
+            history = api.deployments(args.endpoint)
+            mine = [e["steward"] for e in history["items"] if e.get("steward")] + history.get("requests", [])
+            found = next((d for d in mine if d.get("rollbackRequest") == asked["request_id"]), None)
+            if (found and found["status"] not in ("queued", "started")) or time.monotonic() >= deadline:
+                break
+            time.sleep(2)
+    if args.json:
+        print(json.dumps({"request": asked, "deployment": found}, indent=2))
+    elif found is None:
+        print(f"rollback of {args.endpoint} requested ({asked['request_id']}); not started yet")
+    else:
+        print(
+            f"rollback of {args.endpoint} to v{found.get('version')} (from v{found.get('previousVersion')}): "
+            f"{found['status']}" + (f" — {found['failureReason']}" if found.get("failureReason") else "")
+        )
+        print(f"  requested by {found['requestedBy']}: {found.get('reason') or ''}")
+    return 1 if found and found["status"] in ("refused", "failed", "rolled-back") else 0
+
+
 def compare(args: argparse.Namespace) -> int:
     with api_for(args) as api:
         answer = api.compare(args.a, args.b)
@@ -151,6 +179,43 @@ def notifications(args: argparse.Namespace) -> int:
     if not answer["items"]:
         print("  (no delivery attempts in that window)")
     return 0
+
+
+def monitoring(args: argparse.Namespace) -> int:
+    with api_for(args) as api:
+        answer = api.monitoring(args.endpoint, args.since)
+    print(json.dumps(answer, indent=2) if args.json else monitoring_text(answer))
+    return 0
+
+
+def monitoring_text(answer: dict[str, Any]) -> str:
+    """One line per result or alarm transition, the violations under it."""
+    rows = [f"Monitoring of {answer['endpoint']} since {answer['since']} (newest first)"]
+    for item in answer["items"]:
+        versions = ", ".join(_short(p) for p in item.get("modelPackages") or []) or "version unknown"
+        if item.get("type") == "alarm":
+            what = f"alarm {item['name']} → {item['status']} ({item.get('nature')})"
+        else:
+            count = item.get("violationCount") or 0
+            what = f"{item['name']} {item['status']}: {item.get('result')}" + (
+                f", {count} violation{'s' if count != 1 else ''}" if count else ""
+            )
+        rows.append(f"  {item['time']:<28} {versions:<18} {what}")
+        for violation in (item.get("violations") or [])[:5]:
+            rows.append(
+                f"      {violation['feature']} — {violation['check']}: {str(violation['description'])[:80]}"
+            )
+        if item.get("problem") and item.get("result") != "clean":
+            rows.append(f"      {str(item['problem'])[:160]}")
+        retraining = item.get("retraining")
+        if retraining:
+            rows.append(
+                f"      retraining {retraining['status']}: "
+                f"{retraining.get('pipelineExecutionArn') or retraining.get('reason')}"
+            )
+    if not answer["items"]:
+        rows.append("  (nothing recorded in that window)")
+    return "\n".join(rows)
 
 
 def redrive(args: argparse.Namespace) -> int:
@@ -245,6 +310,21 @@ def _history_text(answer: dict[str, Any]) -> str:
         rows.append(
             f"  {d.get('startedAt') or '?':<28} {d.get('endedAt') or '-':<28} {d['outcome']:<14} "
             f"{d['endpointConfigName']:<28} {d.get('previousEndpointConfigName') or '-'}"
+        )
+        versions = ", ".join(f"v{v.get('version')}" for v in d.get("versions") or [])
+        ours = d.get("steward")
+        if ours:
+            who = ", ".join(ours.get("approvedBy") or []) or "no approval record"
+            rows.append(
+                f"      {versions or '?'} by Steward: {ours['kind']} ({ours.get('strategy') or 'create'}), "
+                f"requested by {ours['requestedBy']}, approved by {who}"
+            )
+        elif versions:
+            rows.append(f"      {versions}")
+    for r in answer.get("requests") or []:
+        rows.append(
+            f"  {r['createdAt'][:19]:<28} {'-':<28} {r['status']:<14} v{r.get('version')} {r['kind']}: "
+            f"{r.get('failureReason') or 'waiting for the endpoint'}"
         )
     if not answer["items"]:
         rows.append("  (none recorded)")

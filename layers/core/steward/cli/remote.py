@@ -91,6 +91,10 @@ class StewardApi:
     def notifications(self, since: str | None, failed: bool) -> dict[str, Any]:
         return self.get("/notifications", since=since, failed="true" if failed else None)  # type: ignore[no-any-return]
 
+    def monitoring(self, endpoint: str, since: str | None) -> dict[str, Any]:
+        name = urllib.parse.quote(endpoint, safe="")
+        return self.get(f"/endpoints/{name}/monitoring", since=since, limit=500)  # type: ignore[no-any-return]
+
     def approvals(self) -> dict[str, Any]:
         return self.get("/approval-requests")  # type: ignore[no-any-return]
 
@@ -110,7 +114,13 @@ class StewardApi:
             items += page["items"]
             token = page.get("next")
             if not token:
-                return {"endpoint": page["endpoint"], "items": items}
+                return {"endpoint": page["endpoint"], "requests": page.get("requests", []), "items": items}
+
+    def rollback(self, endpoint: str, to_version: int | None, reason: str) -> dict[str, Any]:
+        body: dict[str, Any] = {"reason": reason}
+        if to_version is not None:
+            body["toVersion"] = to_version
+        return self.post(f"/endpoints/{urllib.parse.quote(endpoint, safe='')}/rollback", body)  # type: ignore[no-any-return]
 
     def serving(self, endpoint: str, at: str) -> dict[str, Any]:
         return self.get(f"/endpoints/{urllib.parse.quote(endpoint, safe='')}/serving", at=at)  # type: ignore[no-any-return]

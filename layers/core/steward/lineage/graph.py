@@ -45,8 +45,11 @@ class Relation(StrEnum):
     INSTANTIATED_AS = "instantiated-as"  # model package / artifact → model
     USED_BY = "used-by"  # model → endpoint config
     CONFIGURES = "configures"  # endpoint config → endpoint it served
-    MONITORED_BY = "monitored-by"  # endpoint → monitoring execution
+    MONITORED_BY = "monitored-by"  # endpoint, or the model version it served → monitoring result or alarm
+    TRIGGERED = "triggered"  # monitoring result or alarm → the retraining pipeline execution it started
     GATED_BY = "gated-by"  # model package → its approval request (decisions and refusals in its history)
+    DEPLOYED_AS = "deployed-as"  # model package → a deployment of it that Steward ran
+    DEPLOYED_TO = "deployed-to"  # deployment → the endpoint it changed
 
 
 class Node(BaseModel):

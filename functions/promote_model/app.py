@@ -1,0 +1,51 @@
+"""promote_model: approved versions onto their stages' endpoints, endpoint events to each deployment's end,
+and operator commands (rollbacks) from the promotion queue."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from steward.events import models as ev
+from steward.events import parse_or_ignore
+from steward.observability import logger, metrics, tracer
+from steward.policy import load_policy
+from steward.promotion import service
+from steward.promotion.wiring import history_reader, promotion_deps
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def command_handler(record: SQSRecord) -> dict[str, Any]:
+    body = json.loads(record.body)  # invalid → this item fails, then the DLQ
+    policy = load_policy()
+    outcome = service.on_command(body, policy, promotion_deps(policy), history_reader(), datetime.now(UTC))
+    logger.info("promotion command", extra=outcome)
+    return outcome
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if "Records" in event:
+        return process_partial_response(
+            event=event, record_handler=command_handler, processor=processor, context=context
+        )
+    parsed = parse_or_ignore(event, logger)  # invalid: raised, so retries end in the DLQ
+    if parsed is None:
+        return {"outcome": "ignored"}
+    now, policy = datetime.now(UTC), load_policy()
+    if isinstance(parsed, ev.ModelPackageStateChange):
+        outcome = service.on_package_event(parsed, policy, promotion_deps(policy), now)
+    elif isinstance(parsed, ev.EndpointStateChange | ev.EndpointDeploymentStateChange):
+        outcome = service.on_endpoint_event(parsed, policy, promotion_deps(policy), now)
+    else:
+        outcome = {"outcome": "ignored", "reason": "not a promotion event"}
+    logger.info("promotion", extra={k: v for k, v in outcome.items() if k != "next"})
+    return outcome

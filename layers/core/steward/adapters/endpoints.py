@@ -1,0 +1,150 @@
+"""SageMaker calls promotion makes: read the package, create the model and config, create/update endpoints.
+
+With a target role (multi-account), every call runs with that role's credentials in the target
+account; without one, in this account.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from steward.adapters.clients import RETRYABLE_CODES, client, error_code
+from steward.errors import DependencyError, NotFoundError
+
+_ASSUMED: dict[str, tuple[float, Any]] = {}
+
+
+def _client(region: str | None, role_arn: str | None) -> Any:
+    if not role_arn:
+        return client("sagemaker", region)
+    cached = _ASSUMED.get(f"{role_arn}|{region}")
+    if cached and cached[0] > time.time() + 300:
+        return cached[1]
+    import boto3
+
+    creds = client("sts").assume_role(RoleArn=role_arn, RoleSessionName="steward-promotion")["Credentials"]
+    sm = boto3.session.Session(
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+    ).client("sagemaker", region_name=region)
+    _ASSUMED[f"{role_arn}|{region}"] = (creds["Expiration"].timestamp(), sm)
+    return sm
+
+
+_STATUS = {  # Describe spelling from either spelling
+    "IN_SERVICE": "InService",
+    "UPDATING": "Updating",
+    "CREATING": "Creating",
+    "FAILED": "Failed",
+    "ROLLING_BACK": "RollingBack",
+    "SYSTEM_UPDATING": "SystemUpdating",
+    "DELETING": "Deleting",
+    "UPDATE_ROLLBACK_FAILED": "UpdateRollbackFailed",
+}
+
+
+class Endpoints:
+    def __init__(self, region: str | None = None, role_arn: str | None = None) -> None:
+        self.region = region
+        self.role_arn = role_arn
+
+    def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
+        try:
+            return getattr(_client(self.region, self.role_arn), operation)(**kwargs)  # type: ignore[no-any-return]
+        except Exception as exc:
+            code = error_code(exc)
+            if code in RETRYABLE_CODES or code.startswith("5"):
+                raise DependencyError(f"{operation}: {code}") from exc
+            if code in ("ValidationException", "ResourceNotFound", "ResourceNotFoundException"):
+                raise NotFoundError(f"{operation}: {str(exc)[:300]}") from exc
+            raise
+
+    def describe_package(self, arn: str) -> dict[str, Any]:
+        r = self._call("describe_model_package", ModelPackageName=arn)
+        containers = (r.get("InferenceSpecification") or {}).get("Containers") or []
+        return {
+            "arn": r["ModelPackageArn"],
+            "group": r.get("ModelPackageGroupName"),
+            "version": r.get("ModelPackageVersion"),
+            "status": r.get("ModelApprovalStatus"),
+            "artifact": next((c.get("ModelDataUrl") for c in containers if c.get("ModelDataUrl")), None),
+        }
+
+    def describe_endpoint(self, name: str) -> dict[str, Any] | None:
+        """Status (Describe spelling), config and failure reason; None when there is no such endpoint."""
+        try:
+            r = self._call("describe_endpoint", EndpointName=name)
+        except NotFoundError:
+            return None
+        status = str(r.get("EndpointStatus"))
+        return {
+            "status": _STATUS.get(status, status),
+            "config": r.get("EndpointConfigName"),
+            "failureReason": r.get("FailureReason"),
+        }
+
+    def config_package(self, config_name: str) -> str | None:
+        """The model package an endpoint config serves (its first variant's model), when it has one."""
+        try:
+            config = self._call("describe_endpoint_config", EndpointConfigName=config_name)
+            variants = config.get("ProductionVariants") or []
+            if not variants:
+                return None
+            model = self._call("describe_model", ModelName=variants[0]["ModelName"])
+        except NotFoundError:
+            return None
+        containers = [model.get("PrimaryContainer") or {}, *(model.get("Containers") or [])]
+        return next((c["ModelPackageName"] for c in containers if c.get("ModelPackageName")), None)
+
+    def data_capture(self, config_name: str) -> dict[str, Any] | None:
+        try:
+            return self._call("describe_endpoint_config", EndpointConfigName=config_name).get(
+                "DataCaptureConfig"
+            )
+        except NotFoundError:
+            return None
+
+    def _create(self, operation: str, **kwargs: Any) -> None:
+        """Create calls are idempotent here: a retry finds what the first attempt made."""
+        try:
+            self._call(operation, **kwargs)
+        except NotFoundError as exc:
+            if "already exist" not in str(exc).lower():
+                raise
+        except Exception as exc:
+            if "already exist" not in str(exc).lower():
+                raise
+
+    def create_model(self, name: str, package_arn: str, role_arn: str, tags: list[dict[str, str]]) -> None:
+        self._create(
+            "create_model",
+            ModelName=name,
+            PrimaryContainer={"ModelPackageName": package_arn},
+            ExecutionRoleArn=role_arn,
+            Tags=tags,
+        )
+
+    def create_endpoint_config(
+        self,
+        name: str,
+        variants: list[dict[str, Any]],
+        tags: list[dict[str, str]],
+        data_capture: dict[str, Any] | None,
+    ) -> None:
+        extra = {"DataCaptureConfig": data_capture} if data_capture else {}
+        self._create(
+            "create_endpoint_config", EndpointConfigName=name, ProductionVariants=variants, Tags=tags, **extra
+        )
+
+    def create_endpoint(self, name: str, config_name: str, tags: list[dict[str, str]]) -> None:
+        self._call("create_endpoint", EndpointName=name, EndpointConfigName=config_name, Tags=tags)
+
+    def update_endpoint(self, name: str, config_name: str, deployment_config: dict[str, Any]) -> None:
+        self._call(
+            "update_endpoint",
+            EndpointName=name,
+            EndpointConfigName=config_name,
+            DeploymentConfig=deployment_config,
+        )

@@ -1,0 +1,59 @@
+"""Builds promotion's dependencies from settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from steward.adapters.approval_store import ApprovalStore
+from steward.adapters.deployment_store import DeploymentStore
+from steward.adapters.endpoints import Endpoints
+from steward.adapters.lineage_store import LineageStore
+from steward.adapters.notification_queue import NotificationQueue
+from steward.promotion.service import Deps
+from steward.settings import get_settings
+
+
+def _stage_approvals(policy: Any) -> Any:
+    """The approval gate's use case, for stages marked `requires_approval` (needs the signing key)."""
+
+    def request(done: Any, stage: Any, index: int) -> dict[str, Any]:
+        from datetime import UTC, datetime
+
+        from steward.approvals.service import open_stage_request
+        from steward.approvals.wiring import approval_deps
+
+        return open_stage_request(
+            done.package_arn, stage.name, done.approval_request, policy, approval_deps(), datetime.now(UTC)
+        )
+
+    return request
+
+
+def promotion_deps(policy: Any = None) -> Deps:
+    s = get_settings()
+    return Deps(
+        store=DeploymentStore(s.lineage_table),
+        endpoints=Endpoints(role_arn=s.target_role_arn or None),
+        approvals=ApprovalStore(s.lineage_table, s.idempotency_table),
+        lineage=LineageStore(s.lineage_table, s.idempotency_table),
+        outbox=NotificationQueue(s.notification_queue_url),
+        execution_role_arn=s.model_execution_role_arn,
+        name_prefix=s.managed_name_prefix,
+        request_stage_approval=_stage_approvals(policy) if policy is not None else None,
+    )
+
+
+def history_reader() -> Any:
+    s = get_settings()
+    store = LineageStore(s.lineage_table, s.idempotency_table)
+
+    def history(endpoint_arn: str) -> list[dict[str, Any]]:
+        from steward.errors import NotFoundError
+        from steward.lineage.deployments import deployment_history
+
+        try:
+            return deployment_history(store, endpoint_arn)
+        except NotFoundError:
+            return []
+
+    return history
