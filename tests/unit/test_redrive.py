@@ -53,6 +53,16 @@ def test_both_shapes_unwrap_to_the_original_event():
     assert unwrap({"ReceiptHandle": "x", "Body": "not json"}) is None
 
 
+def test_an_eventbridge_dead_letter_goes_back_to_the_target_it_could_not_reach():
+    letter = eventbridge_dead_letter("c")
+    letter["MessageAttributes"]["TARGET_ARN"] = {
+        "StringValue": "arn:aws:lambda:us-east-1:123456789012:function:steward-dev-promote-model"
+    }
+    assert unwrap(letter).function_arn.endswith(":function:steward-dev-promote-model")
+    letter["MessageAttributes"]["TARGET_ARN"] = {"StringValue": "arn:aws:sqs:us-east-1:1:queue"}
+    assert unwrap(letter).function_arn is None  # not a function: the default one
+
+
 def test_only_successes_are_deleted():
     queue = FakeQueue(
         [destination_record("ok"), eventbridge_dead_letter("bad"), {"ReceiptHandle": "z", "Body": "{"}]

@@ -54,7 +54,10 @@ def unwrap(message: dict[str, Any]) -> DeadLetter | None:
         return DeadLetter(message["ReceiptHandle"], body["requestPayload"], arn, error)
     attributes = message.get("MessageAttributes") or {}
     error = (attributes.get("ERROR_MESSAGE") or {}).get("StringValue")
-    return DeadLetter(message["ReceiptHandle"], body, None, error)
+    # EventBridge names the rule target it could not reach: the event goes back to that function.
+    target = (attributes.get("TARGET_ARN") or {}).get("StringValue")
+    function = target if target and ":function:" in target else None
+    return DeadLetter(message["ReceiptHandle"], body, function, error)
 
 
 def redrive(

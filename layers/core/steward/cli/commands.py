@@ -232,9 +232,13 @@ def redrive(args: argparse.Namespace) -> int:
     }
     region = cfn.meta.region_name
     queue = outputs.get(f"{args.function}DLQUrl")
-    if args.function == "Notify" and queue and outputs.get("NotificationQueueUrl"):
-        # A queue's dead letters go back onto the queue; the notifier skips targets already served.
-        source, sqs = outputs["NotificationQueueUrl"], boto3.client("sqs", region_name=region)
+    source = outputs.get(f"{args.function}QueueUrl") or (
+        outputs.get("NotificationQueueUrl") if args.function == "Notify" else None
+    )
+    if queue and source:
+        # A queue's dead letters go back onto the queue (the notifier skips targets already served;
+        # promotion commands are idempotent by their request id).
+        sqs = boto3.client("sqs", region_name=region)
 
         def forward(body: Any, _arn: str | None) -> tuple[bool, str | None]:
             sqs.send_message(QueueUrl=source, MessageBody=json.dumps(body))
