@@ -143,6 +143,8 @@ class EndpointLifecycle:
     ) -> None:
         endpoint.endpoint_status = "Updating"
         old = endpoint.endpoint_config_name
+        # DescribeEndpoint names the config being deployed while a blue/green update runs.
+        endpoint.pending_deployment_summary = {"EndpointConfigName": config_name}
         self._event(endpoint, "UPDATING", pending=config_name)
         routing = ((deployment or {}).get("BlueGreenUpdatePolicy") or {}).get(
             "TrafficRoutingConfiguration"
@@ -176,6 +178,7 @@ class EndpointLifecycle:
         from moto.core.utils import utcnow
 
         endpoint.last_modified_time = utcnow()
+        endpoint.pending_deployment_summary = None
         if outcome == "succeed":
             if new and config:
                 _apply_config(endpoint, new, config)

@@ -443,3 +443,34 @@ def test_a_stage_needing_its_own_approval_asks_again_and_deploys_when_approved()
         # the version's registry status was not touched by the stage decision
         described = sb.client("sagemaker").describe_model_package(ModelPackageName=arn)
         assert "alice@example.com" in described["ApprovalDescription"]
+
+
+@pytest.mark.parametrize("hold", [False, True])
+def test_a_retry_after_sagemaker_accepted_the_update_resumes_instead_of_calling_again(sb, monkeypatch, hold):
+    """The update was accepted but what followed failed (throttled save): Lambda's retry must not call
+    UpdateEndpoint again nor mistake the endpoint's own progress for someone else's."""
+    from steward.adapters.deployment_store import DeploymentStore
+    from steward.errors import DependencyError
+
+    approve(sb, register(sb))
+    original = DeploymentStore.save
+    failed = []
+
+    def flaky(self, deployment):
+        if deployment.status == "started" and deployment.version == 2 and not failed:
+            failed.append(deployment.id)
+            raise DependencyError("DynamoDB PutItem: ThrottlingException")
+        return original(self, deployment)
+
+    monkeypatch.setattr(DeploymentStore, "save", flaky)
+    if hold:
+        sb.endpoint_outcome("fraud-staging", "hold")
+    calls = sb.aws_calls["sagemaker.UpdateEndpoint"]
+    approve(sb, register(sb, artifact="s3://models/fraud/v2.tar.gz"))
+    if hold:
+        sb.complete_endpoint("fraud-staging", "succeed")
+    assert failed  # the first attempt failed after UpdateEndpoint
+    assert sb.aws_calls["sagemaker.UpdateEndpoint"] - calls == 2  # staging once, prod once: no second call
+    staging = [d for d in ours(deployments(sb, "fraud-staging")) if d["version"] == 2]
+    assert [d["status"] for d in staging] == ["succeeded"]
+    assert serving(sb, "fraud-prod")[1].startswith("fraud-v2-")

@@ -82,6 +82,7 @@ class Endpoints:
         return {
             "status": _STATUS.get(status, status),
             "config": r.get("EndpointConfigName"),
+            "pending": (r.get("PendingDeploymentSummary") or {}).get("EndpointConfigName"),
             "failureReason": r.get("FailureReason"),
         }
 

@@ -201,6 +201,9 @@ def _start(deployment: Deployment, stage: Stage, policy: Policy, deps: Deps, now
             deployment, "no execution role: deploy the stack with ModelExecutionRoleArn", deps, now
         )
     endpoint = deps.endpoints.describe_endpoint(deployment.endpoint)
+    name = plan.resource_name(deployment.group, deployment.version, deployment.suffix)
+    if endpoint and name in (endpoint["config"], endpoint.get("pending")):
+        return _resume(deployment, endpoint, name, policy, deps, now)
     serving_package = (
         deps.endpoints.config_package(endpoint["config"]) if endpoint and endpoint["config"] else None
     )
@@ -227,7 +230,6 @@ def _start(deployment: Deployment, stage: Stage, policy: Policy, deps: Deps, now
     if endpoint and endpoint["status"] in BUSY:
         deps.store.release(deployment.endpoint_arn, deployment.id)
         return _queue(deployment, f"the endpoint is {endpoint['status']}", deps, now)
-    name = plan.resource_name(deployment.group, deployment.version, deployment.suffix)
     tags = plan.tags(deployment.id, deployment.package_arn, deployment.approval_request, deployment.stage)
     previous_config = endpoint["config"] if endpoint else None
     try:
@@ -269,6 +271,38 @@ def _start(deployment: Deployment, stage: Stage, policy: Policy, deps: Deps, now
     started = deps.store.save(started)
     _record(started, deps, now)
     deps.outbox.send(_notification(started, Kind.DEPLOYMENT_STARTED))
+    return {"outcome": "started", "deployment": started.id, "endpoint": started.endpoint, "config": name}
+
+
+def _resume(
+    deployment: Deployment, endpoint: dict[str, Any], name: str, policy: Policy, deps: Deps, now: datetime
+) -> dict[str, Any]:
+    """A retry after SageMaker accepted this deployment's call (the answer, or what followed, was lost):
+    the endpoint already moves to (or serves) this deployment's config. Record it; call nothing again."""
+    lease = policy.promotion(deployment.group).lock_lease_seconds
+    if not deps.store.acquire(deployment.endpoint_arn, deployment.id, now, lease):
+        return _queue(deployment, "another deployment holds the endpoint", deps, now)
+    started = deployment
+    if deployment.status != "started":
+        stage = _stage_for(policy, deployment)
+        started = deps.store.save(
+            deployment.model_copy(
+                update={
+                    "status": "started",
+                    "model_name": name,
+                    "config_name": name,
+                    "deployment_config": plan.deployment_config(stage)
+                    if stage and endpoint["config"]
+                    else None,
+                    "started_at": deployment.started_at or now,
+                    "progress": [*deployment.progress, Progress(at=now, status="Resumed")],
+                }
+            )
+        )
+        _record(started, deps, now)
+        deps.outbox.send(_notification(started, Kind.DEPLOYMENT_STARTED))
+    if endpoint["status"] == "InService" and endpoint["config"] == name:
+        return _finish(started, "succeeded", None, deps, now, policy)
     return {"outcome": "started", "deployment": started.id, "endpoint": started.endpoint, "config": name}
 
 
