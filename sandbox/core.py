@@ -162,7 +162,7 @@ class Sandbox:
         self._mock.start()
         # Looked up on each call, so a test that wraps `sb.emit` (to duplicate, hold back or reorder what
         # SageMaker sends) sees every emulated event, the endpoint lifecycle's and pipeline starts' too.
-        self._sagemaker = SageMakerEmulation(emit=lambda event: self.emit(event), later=self._later)
+        self._sagemaker = SageMakerEmulation(emit=lambda event: self.emit(event), later=self._later)  # noqa: PLW0108
         self._sagemaker.install()
         self._transactions = FastDynamoDB()
         self._transactions.install()

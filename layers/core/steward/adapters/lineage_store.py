@@ -187,11 +187,14 @@ class LineageStore:
             },
         ]
 
+    def _marker_id(self, event_id: str) -> str:
+        return f"{self.function_name}#event#{event_id}"
+
     def _marker(self, event_id: str) -> dict[str, Any]:
         return {
             "TableName": self.idempotency_table,
             "Item": {
-                "id": {"S": f"{self.function_name}#event#{event_id}"},
+                "id": {"S": self._marker_id(event_id)},
                 "expiration": {"N": str(int(time.time()) + self.ttl)},
                 "status": {"S": "COMPLETED"},
             },
@@ -299,24 +302,47 @@ class LineageStore:
 
     # --- reads -----------------------------------------------------------------------------------
 
-    def get_nodes(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-        """Node items by id (BatchGetItem; one call per 100 ids, run concurrently)."""
+    def get_nodes(
+        self, ids: Iterable[str], *, unless_applied: str | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """Node items by id (BatchGetItem; one call per 100 ids, run concurrently).
+
+        With `unless_applied` (an event id), that event's marker is read in the same call, and
+        DuplicateEventError is raised when the event was applied already: a duplicate delivery then
+        costs this one read, not a failed transaction besides. (The transaction still guards the write.)
+        """
         unique = list(dict.fromkeys(ids))
         chunks = [unique[i : i + _BATCH_GET_LIMIT] for i in range(0, len(unique), _BATCH_GET_LIMIT)]
+        marker = unless_applied if self.table != self.idempotency_table else None
+        calls = [
+            (chunk, marker if n == 0 else None) for n, chunk in enumerate(chunks or ([[]] if marker else []))
+        ]
         found: dict[str, dict[str, Any]] = {}
-        for result in _parallel(self._batch_get, chunks):
+        for result in _parallel(self._batch_get_call, calls):
             found.update(result)
         return found
 
-    def _batch_get(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    def _batch_get_call(self, call: tuple[Sequence[str], str | None]) -> dict[str, dict[str, Any]]:
+        return self._batch_get(*call)
+
+    def _batch_get(self, ids: Sequence[str], unless_applied: str | None = None) -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}
-        request: dict[str, Any] = {self.table: {"Keys": [self._key(i) for i in ids]}}
+        request: dict[str, Any] = {self.table: {"Keys": [self._key(i) for i in ids]}} if ids else {}
+        if unless_applied is not None:
+            request[self.idempotency_table] = {
+                "Keys": [{"id": {"S": self._marker_id(unless_applied)}}],
+                "ProjectionExpression": "id",
+            }
+        applied = False
         while request:
             response = self._ddb.batch_get_item(RequestItems=request)
             for item in response.get("Responses", {}).get(self.table, []):
                 node = node_from_item(from_item(item))
                 found[node["id"]] = node
+            applied = applied or bool(response.get("Responses", {}).get(self.idempotency_table))
             request = response.get("UnprocessedKeys") or {}
+        if applied:
+            raise DuplicateEventError(str(unless_applied))
         return found
 
     def node_with_edges(

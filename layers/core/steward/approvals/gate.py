@@ -123,7 +123,8 @@ def evaluate(metrics: dict[str, float], production: dict[str, float] | None, gat
                     + (
                         ("no lower" if comparison.higher_is_better else "no higher")
                         if comparison.min_improvement == 0
-                        else f"{'+' if comparison.higher_is_better else '-'}{comparison.min_improvement:g} needed"
+                        else f"{'+' if comparison.higher_is_better else '-'}"
+                        f"{comparison.min_improvement:g} needed"
                     ),
                 )
             )

@@ -7,13 +7,14 @@ Gateway's access log records the route template (`/approvals/{token}`), never th
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from pydantic import BaseModel, Field
 
-from steward.approvals import page, service, web
+if TYPE_CHECKING:  # imported by the routes that use them: the api's cold start does not pay for them
+    from steward.approvals import web
 
 router = APIGatewayRouter()  # type: ignore[no-untyped-call]
 
@@ -34,6 +35,7 @@ class OperatorDecision(BaseModel):
 def approval_requests() -> dict[str, Any]:
     """Pending approval requests (IAM-authorised: operators)."""
     from steward.adapters.lineage_store import LineageStore
+    from steward.approvals import service
     from steward.settings import get_settings
 
     settings = get_settings()
@@ -46,6 +48,8 @@ def approval_requests() -> dict[str, Any]:
 @router.post("/approval-requests/<request_id>/decisions")
 def operator_decision(request_id: str, body: OperatorDecision) -> Response[dict[str, Any]]:
     """An IAM-authenticated operator records an approver's decision; their identity is audited."""
+    from steward.approvals import service
+
     caller = router.current_event.request_context.identity.user_arn
     view = service.decide_as_operator(
         request_id, body.as_, body.decision, body.comment, caller, _deps(), datetime.now(UTC)
@@ -79,6 +83,7 @@ def slack_interaction() -> Response[dict[str, Any]]:
     from aws_lambda_powertools.utilities import parameters
 
     from steward.adapters.channels import post_json
+    from steward.approvals import service
     from steward.approvals.slack_signature import verify_slack_signature
     from steward.notify.deliver import DeliveryError
     from steward.settings import get_settings
@@ -114,12 +119,16 @@ def slack_interaction() -> Response[dict[str, Any]]:
 @router.get("/approvals/<token>", include_in_schema=False)
 def approval_page(token: str) -> Response[str]:
     # The form posts back to this same URL, relative, so it holds behind a stage prefix (/dev/...) too.
+    from steward.approvals import page, web
+
     status, html = web.get_page(token, _deps(), datetime.now(UTC), action=token)
     return Response(status, "text/html; charset=utf-8", html, headers=dict(page.SECURITY_HEADERS))
 
 
 @router.post("/approvals/<token>", include_in_schema=False)
 def approval_decision(token: str) -> Response[str]:
+    from steward.approvals import page, web
+
     event = router.current_event
     source = event.request_context.identity.source_ip
     status, html = web.post_decision(token, event.decoded_body or "", source, _deps(), datetime.now(UTC))

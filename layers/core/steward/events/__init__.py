@@ -1,15 +1,29 @@
-"""Event models and the one place raw EventBridge events are parsed."""
+"""Event models and the one place raw EventBridge events are parsed.
+
+The models load on first use (`parse_event`, or `EVENT_MODELS` / `StewardEvent` read from this
+package): a function that never parses an event, or a module that only needs `steward.events.normalize`,
+does not pay for them when it is imported (cold start).
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from steward.errors import InvalidEventError, UnsupportedEventError
-from steward.events.models import EVENT_MODELS, StewardEvent
+
+if TYPE_CHECKING:
+    from steward.events.models import EVENT_MODELS, StewardEvent
 
 __all__ = ["EVENT_MODELS", "StewardEvent", "parse_event", "parse_or_ignore"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("EVENT_MODELS", "StewardEvent"):
+        from steward.events import models
+
+        return getattr(models, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 _MAX_ERRORS = 10
 
@@ -20,6 +34,10 @@ def parse_event(raw: Any) -> StewardEvent:
     Raises UnsupportedEventError for a well-formed event of another type, and InvalidEventError
     (each problem with the dotted path of its field) for a malformed one.
     """
+    from pydantic import ValidationError
+
+    from steward.events.models import EVENT_MODELS
+
     if not isinstance(raw, dict):
         raise InvalidEventError(None, [{"field": "(event)", "message": "an event is a JSON object"}])
     detail_type = raw.get("detail-type")

@@ -14,7 +14,7 @@ from steward.lineage.graph import LineageChange
 
 class LineageWriter(Protocol):
     def apply(self, change: LineageChange) -> str: ...
-    def get_nodes(self, ids: Any) -> dict[str, dict[str, Any]]: ...
+    def get_nodes(self, ids: Any, *, unless_applied: str | None = None) -> dict[str, dict[str, Any]]: ...
 
 
 class SageMakerLookup(Protocol):
@@ -48,30 +48,35 @@ def record_lineage(
 
     Endpoint configs and models are immutable in SageMaker, so they are described once (when the store
     does not know them yet) and never cached in memory. When SageMaker cannot say (deleted, no access),
-    the event is still recorded with what it carries and the gap is reported in `degraded`.
+    the event is still recorded with what it carries and the gap is reported in `degraded`. The read
+    of the known configs (or model) also reads the event's marker, so a duplicate stops there.
     """
     configs: dict[str, EndpointConfigFacts] = {}
     model: ModelFacts | None = None
     degraded: list[str] = []
-    if isinstance(event, ev.EndpointStateChange | ev.EndpointDeploymentStateChange):
-        region, account, _ = resource_location(event, event.detail.endpoint_arn)
-        if home is not None and (region, account) != home:
-            # Another account's endpoint (forwarded events): its configs are not ours to describe.
-            degraded = [f"endpoint in {account}/{region}: configs recorded by name only"]
-        else:
-            configs, degraded = _resolve_configs(event, store, sagemaker)
-    elif isinstance(event, ev.TransformJobStateChange) and event.detail.model_name:
-        region, account, _ = resource_location(event, event.detail.transform_job_arn)
-        if home is not None and (region, account) != home:
-            degraded = [f"transform job in {account}/{region}: model recorded by name only"]
-        else:
-            model, degraded = _resolve_model(event, store, sagemaker)
+    applied = False
+    try:
+        if isinstance(event, ev.EndpointStateChange | ev.EndpointDeploymentStateChange):
+            region, account, _ = resource_location(event, event.detail.endpoint_arn)
+            if home is not None and (region, account) != home:
+                # Another account's endpoint (forwarded events): its configs are not ours to describe.
+                degraded = [f"endpoint in {account}/{region}: configs recorded by name only"]
+            else:
+                configs, degraded = _resolve_configs(event, store, sagemaker)
+        elif isinstance(event, ev.TransformJobStateChange) and event.detail.model_name:
+            region, account, _ = resource_location(event, event.detail.transform_job_arn)
+            if home is not None and (region, account) != home:
+                degraded = [f"transform job in {account}/{region}: model recorded by name only"]
+            else:
+                model, degraded = _resolve_model(event, store, sagemaker)
+    except DuplicateEventError:
+        applied = True
     change = extract(event, configs=configs, model=model)
     if change is None:
         return RecordOutcome("ignored")
     primary = change.primary
     try:
-        outcome = store.apply(change)
+        outcome = "duplicate" if applied else store.apply(change)
     except DuplicateEventError:
         outcome = "duplicate"
     return RecordOutcome(
@@ -89,7 +94,7 @@ def _resolve_configs(
         name: sagemaker_arn(region, account, "endpoint-config", name, partition)
         for name in config_names(event)
     }
-    known = store.get_nodes(wanted.values())
+    known = store.get_nodes(wanted.values(), unless_applied=event.id)
     configs, degraded = {}, []
     for name, arn in wanted.items():
         if known.get(arn, {}).get("resolved") is True:
@@ -107,7 +112,7 @@ def _resolve_model(
     name = event.detail.model_name or ""
     region, account, partition = resource_location(event, event.detail.transform_job_arn)
     arn = sagemaker_arn(region, account, "model", name, partition)
-    if arn in store.get_nodes([arn]):
+    if arn in store.get_nodes([arn], unless_applied=event.id):
         return None, []  # the model node (and its package link) is already recorded
     try:
         return sagemaker.describe_model(name), []

@@ -12,7 +12,6 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from steward.errors import NotFoundError
 from steward.lineage import api_support as check
 from steward.lineage.keys import iso_z
-from steward.monitoring.react import since_default
 
 router = APIGatewayRouter()  # type: ignore[no-untyped-call]
 
@@ -26,6 +25,7 @@ def endpoint_monitoring(
     region: Annotated[str | None, Query(max_length=30)] = None,
 ) -> dict[str, Any]:
     """Newest first: Model Monitor executions (result, violations, version served) and alarm states."""
+    from steward.monitoring.react import since_default  # in the route: the api's cold start skips it
     from steward.monitoring.wiring import monitoring_store
 
     if not 1 <= limit <= 500:
