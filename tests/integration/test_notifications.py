@@ -190,8 +190,15 @@ def test_updates_for_one_model_version_share_a_slack_thread(sb):
     # Given two notifications about the same version, to the same channel
     queue, sqs = sb.output("NotificationQueueUrl"), sb.client("sqs")
     for kind, key in ((Kind.APPROVED, "first"), (Kind.DEPLOYMENT_STARTED, "second")):
-        note = Notification(kind=kind, severity=Severity.CRITICAL, subject=f"churn-models v3 {key}", dedupe_key=key,
-                            model_group="churn-models", model_version=3, thread_key="churn-models/3")
+        note = Notification(
+            kind=kind,
+            severity=Severity.CRITICAL,
+            subject=f"churn-models v3 {key}",
+            dedupe_key=key,
+            model_group="churn-models",
+            model_version=3,
+            thread_key="churn-models/3",
+        )
         sqs.send_message(QueueUrl=queue, MessageBody=note.model_dump_json())
         sb.drain()
     # Then the second is posted in the thread the first started (bot token: chat.postMessage)
