@@ -16,7 +16,7 @@ from steward.events import parse_or_ignore
 from steward.observability import logger, metrics, tracer
 from steward.policy import load_policy
 from steward.promotion import service
-from steward.promotion.wiring import history_reader, promotion_deps
+from steward.promotion.wiring import history_reader, promotion_deps, worklist
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
@@ -37,6 +37,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return process_partial_response(
             event=event, record_handler=command_handler, processor=processor, context=context
         )
+    if event.get("source") == "aws.events" and event.get("detail-type") == "Scheduled Event":
+        policy = load_policy()
+        outcome = service.reconcile(worklist(), policy, promotion_deps(policy), datetime.now(UTC))
+        logger.info("promotion reconciled", extra=outcome)
+        return outcome
     parsed = parse_or_ignore(event, logger)  # invalid: raised, so retries end in the DLQ
     if parsed is None:
         return {"outcome": "ignored"}

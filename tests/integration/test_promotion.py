@@ -474,3 +474,29 @@ def test_a_retry_after_sagemaker_accepted_the_update_resumes_instead_of_calling_
     staging = [d for d in ours(deployments(sb, "fraud-staging")) if d["version"] == 2]
     assert [d["status"] for d in staging] == ["succeeded"]
     assert serving(sb, "fraud-prod")[1].startswith("fraud-v2-")
+
+
+def test_the_schedule_ends_a_deployment_whose_last_event_was_lost(sb):
+    """EventBridge is best effort: the IN_SERVICE event never arrives; the reconciler asks SageMaker."""
+    approve(sb, register(sb))
+    sb.endpoint_outcome("fraud-staging", "hold")
+    approve(sb, register(sb, artifact="s3://models/fraud/v2.tar.gz"))
+    lost = []
+    original = sb.emit
+
+    def drop_endpoint_events(event):
+        if event.get("detail-type", "").startswith("SageMaker Endpoint"):
+            lost.append(event)
+            return
+        original(event)
+
+    sb.emit = drop_endpoint_events
+    sb.complete_endpoint("fraud-staging", "succeed")
+    sb.emit = original
+    assert lost and [d["status"] for d in ours(deployments(sb, "fraud-staging"))] == ["succeeded", "started"]
+    report = sb.run_schedules("promotion-reconcile")[0]["targets"][0]["result"]
+    assert len(report["ended"]) == 1
+    assert [d["status"] for d in ours(deployments(sb, "fraud-staging"))] == ["succeeded", "succeeded"]
+    assert serving(sb, "fraud-prod")[1].startswith("fraud-v2-")  # and the next stage went on
+    again = sb.run_schedules("promotion-reconcile")[0]["targets"][0]["result"]
+    assert again["ended"] == [] and again["started"] == []

@@ -251,6 +251,7 @@ class LineageStore:
             node.kind is NodeKind.ENDPOINT
             or (node.kind in RANKED_KINDS and not is_terminal_rank(rank))
             or (node.kind is NodeKind.APPROVAL and node.status == "Pending")  # the expiry sweep's worklist
+            or (node.kind is NodeKind.DEPLOYMENT and node.status in ("Queued", "InProgress"))  # promotion's
         )
         if active:
             expr.set("gsi2pk", f"ACTIVE#{node.kind.value}")

@@ -26,7 +26,7 @@ from steward.lineage.graph import EdgeUpdate, LineageChange, NodeKind, NodeUpdat
 from steward.notify.models import Fact, Kind, Notification
 from steward.policy import Policy, Severity, Stage
 from steward.promotion import plan
-from steward.promotion.models import NODE_STATUS, Deployment, Progress, RollbackCommand
+from steward.promotion.models import ACTIVE, NODE_STATUS, Deployment, Progress, RollbackCommand
 
 BUSY = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"})
 
@@ -467,6 +467,55 @@ def _next_queued(endpoint_arn: str, policy: Policy, deps: Deps, now: datetime) -
 
 def _stage_for(policy: Policy, deployment: Deployment) -> Stage | None:
     return next((s for s in policy.stages(deployment.group) if s.endpoint == deployment.endpoint), None)
+
+
+class Worklist(Protocol):
+    def active_nodes(self, kind: NodeKind, limit: int = 100) -> list[dict[str, Any]]: ...
+
+
+def reconcile(
+    worklist: Worklist, policy: Policy, deps: Deps, now: datetime, settle_seconds: int = 0
+) -> dict[str, Any]:
+    """On a schedule: deployments whose ending event was lost are ended from DescribeEndpoint, and queued
+    ones whose endpoint is free are started (EventBridge delivers best effort)."""
+    report: dict[str, list[str]] = {"ended": [], "started": [], "waiting": []}
+    for node in worklist.active_nodes(NodeKind.DEPLOYMENT, limit=200):
+        endpoint_arn, _, deployment_id = node["id"].rpartition("/deployment/")
+        deployment = deps.store.get(endpoint_arn, deployment_id)
+        if deployment is None or deployment.status not in ACTIVE:
+            continue
+        if deployment.status == "queued":
+            holder = deps.store.holder(endpoint_arn)
+            if holder is None or holder[0] == deployment.id or holder[1] < now.timestamp():
+                outcome = _next_queued(endpoint_arn, policy, deps, now) or {}
+                report["started" if outcome.get("outcome") == "started" else "waiting"].append(deployment.id)
+            continue
+        since = deployment.started_at or deployment.created_at
+        if (now - since).total_seconds() < settle_seconds:
+            continue
+        truth = deps.endpoints.describe_endpoint(deployment.endpoint)
+        status = truth["status"] if truth else "Deleted"
+        if status in BUSY:
+            report["waiting"].append(deployment.id)
+            continue
+        if status == "InService" and truth and truth["config"] == deployment.config_name:
+            _finish(deployment, "succeeded", None, deps, now, policy)
+        elif status == "InService":
+            why = (truth or {}).get(
+                "failureReason"
+            ) or f"InService on {(truth or {}).get('config')} (found by the reconciler)"
+            _finish(deployment, "rolled-back", why, deps, now, policy)
+        else:
+            _finish(
+                deployment,
+                "failed",
+                (truth or {}).get("failureReason") or f"the endpoint is {status}",
+                deps,
+                now,
+                policy,
+            )
+        report["ended"].append(deployment.id)
+    return {"outcome": "reconciled", **report}
 
 
 # --- rollback ---------------------------------------------------------------------------------------

@@ -57,3 +57,9 @@ def history_reader() -> Any:
             return []
 
     return history
+
+
+def worklist() -> LineageStore:
+    """Deployments not yet ended, from the lineage store's index of active records."""
+    s = get_settings()
+    return LineageStore(s.lineage_table, s.idempotency_table)
