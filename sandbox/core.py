@@ -61,6 +61,54 @@ class SandboxError(RuntimeError):
     pass
 
 
+# PutEvents' limits (EventBridge API reference): an entry of at most 256 KB, counted as Time (14 bytes),
+# Source, DetailType, Detail and each Resource in UTF-8; JSON nested at most 1100 levels deep.
+MAX_ENTRY_BYTES = 256 * 1024
+MAX_NESTING = 1100
+
+
+def _depth(value: Any) -> int:
+    deepest, stack = 0, [(value, 1)]
+    while stack:  # iterative: the value may be nested deeper than Python's recursion limit
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        stack.extend((child, level + 1) for child in children if isinstance(child, dict | list))
+    return deepest
+
+
+def _put_events_refusal(event: dict[str, Any]) -> dict[str, str] | None:
+    """What PutEvents answers for an entry it refuses (None when it takes it)."""
+    detail = event.get("detail")
+    if _depth(detail) > MAX_NESTING:
+        return {"code": "MalformedDetail", "message": f"Detail is nested deeper than {MAX_NESTING} levels"}
+    try:
+        size = (
+            14
+            + len(str(event.get("source", "")).encode())
+            + len(str(event.get("detail-type", "")).encode())
+            + len(json.dumps(detail).encode())
+            + sum(len(str(r).encode()) for r in event.get("resources") or [])
+        )
+    except (TypeError, ValueError) as exc:
+        return {"code": "MalformedDetail", "message": f"Detail is not JSON: {exc}"[:300]}
+    if size > MAX_ENTRY_BYTES:
+        return {"code": "ValidationException", "message": f"entry is {size} bytes, over {MAX_ENTRY_BYTES}"}
+    return None
+
+
+class _UnmarshalError(Exception):
+    """What Lambda's runtime reports for a payload it cannot read (Runtime.UnmarshalError)."""
+
+
+def _unmarshal(event: Any) -> Any:
+    """The payload as the handler receives it: serialised and parsed again, as Lambda does."""
+    try:
+        return json.loads(json.dumps(event))
+    except (RecursionError, TypeError, ValueError) as exc:
+        raise _UnmarshalError(f"Unable to unmarshal input: {str(exc)[:200]}") from None
+
+
 class _Tee(io.TextIOBase):
     """Where handler logs go: kept in memory (sb.logs) and echoed when verbose."""
 
@@ -312,9 +360,25 @@ class Sandbox:
     def put_events(self, events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         """Route each event by the template's rules, run every matched handler, then drain follow-up work.
 
-        Returns one dict per event: {"event_id", "targets": [{"function", "ok", "error", ...}]}.
+        Returns one dict per event: {"event_id", "targets": [{"function", "ok", "error", ...}]}. An entry
+        PutEvents refuses (over 256 KB, or nested deeper than 1100 levels) reaches no rule: its dict has no
+        targets and an "error" {"code", "message"}.
         """
-        results = [self._route(self._envelope(e)) for e in events]
+        results = []
+        for event in events:
+            full = self._envelope(event)
+            refused = _put_events_refusal(full)
+            if refused:  # EventBridge refuses the entry: no rule sees it
+                results.append(
+                    {
+                        "event_id": None,
+                        "detail_type": full.get("detail-type"),
+                        "targets": [],
+                        "error": refused,
+                    }
+                )
+            else:
+                results.append(self._route(full))
         self.drain()
         return results
 
@@ -431,11 +495,18 @@ class Sandbox:
 
             reports.append(redrive(SqsDeadLetters(dlq, self.region, visibility_timeout=0), forward).as_dict())
         skip = {dlq for _, dlq in queue_dlqs}
-        reports += [
-            redrive(SqsDeadLetters(url, self.region, visibility_timeout=0), invoke).as_dict()
-            for url in self._dlq_urls(spec)
-            if url not in skip
-        ]
+        for url in self._dlq_urls(spec):
+            if url in skip:
+                continue
+            # Each message once per redrive, as with `steward redrive` (a message that fails again stays
+            # hidden for the rest of the run); then what failed is visible again at once, for the next
+            # redrive and dlq_messages (AWS would wait out the visibility timeout).
+            try:
+                reports.append(
+                    redrive(SqsDeadLetters(url, self.region, visibility_timeout=300), invoke).as_dict()
+                )
+            finally:
+                self._make_visible(url)
         self.drain()
         merged: dict[str, Any] = {"redriven": [], "failed": [], "unreadable": 0}
         for report in reports:
@@ -443,6 +514,13 @@ class Sandbox:
             merged["failed"] += report["failed"]
             merged["unreadable"] += report["unreadable"]
         return merged
+
+    def _make_visible(self, queue_url: str) -> None:
+        from moto.sqs.models import sqs_backends
+
+        queue = sqs_backends[ACCOUNT][self.region].get_queue(queue_url.rsplit("/", 1)[-1])
+        for message in queue._messages:
+            message.visible_at = 0.0
 
     def run_schedules(self, match: str | None = None) -> list[dict[str, Any]]:
         """Fire each scheduled rule (those whose name contains `match`) once, as its timer would."""
@@ -933,8 +1011,10 @@ class Sandbox:
                     with contextlib.redirect_stdout(stdout), warnings.catch_warnings():
                         # Powertools warns when an invocation published no metric; noise here.
                         warnings.filterwarnings("ignore", message="No application metrics to publish")
-                        result = handler(json.loads(json.dumps(event)), context)
+                        result = handler(_unmarshal(event), context)
                     record.update(ok=True, result=result)
+                except _UnmarshalError as exc:
+                    record.update(ok=False, error=str(exc), error_type="Runtime.UnmarshalError")
                 except Exception as exc:  # a handler failure is an outcome, as in Lambda
                     record.update(ok=False, error=str(exc)[:2000], error_type=type(exc).__name__)
                     if self.verbose:

@@ -92,4 +92,4 @@ def not_found(exc: NotFoundError) -> Response[dict[str, Any]]:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    return check.refuse_body(event) or app.resolve(event, context)  # 413 over 256 KB, 400 for deep JSON

@@ -13,10 +13,25 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from steward.adapters.clients import client
+from steward.adapters.clients import RETRYABLE_CODES, client, error_code
 from steward.adapters.lineage_store import from_item, to_dynamo
 
 LOG_RETENTION_DAYS = 90
+_BOOKKEEPING_ATTEMPTS = 4
+
+
+def _after_delivery(call: Any) -> Any:
+    """The writes that follow a delivery (its marker, its log entry, the Slack thread anchor) are retried
+    here on throttling and 5xx, after botocore's own retries, with a short backoff: if one failed the
+    message, the notification would go back to the queue and be delivered a second time."""
+    for attempt in range(_BOOKKEEPING_ATTEMPTS):
+        try:
+            return call()
+        except Exception as exc:
+            if error_code(exc) not in RETRYABLE_CODES or attempt == _BOOKKEEPING_ATTEMPTS - 1:
+                raise
+            time.sleep(0.05 * 2**attempt)
+    return None
 
 
 class NotificationStore:
@@ -44,11 +59,13 @@ class NotificationStore:
         return True, set()
 
     def mark(self, dedupe_key: str, target_key: str) -> None:
-        self._ddb.update_item(
-            TableName=self.table,
-            Key={"pk": {"S": f"DEDUPE#{dedupe_key}"}, "sk": {"S": "-"}},
-            UpdateExpression="ADD delivered :t",
-            ExpressionAttributeValues={":t": {"SS": [target_key]}},
+        _after_delivery(
+            lambda: self._ddb.update_item(
+                TableName=self.table,
+                Key={"pk": {"S": f"DEDUPE#{dedupe_key}"}, "sk": {"S": "-"}},
+                UpdateExpression="ADD delivered :t",
+                ExpressionAttributeValues={":t": {"SS": [target_key]}},
+            )
         )
 
     def complete(self, dedupe_key: str) -> None:
@@ -63,8 +80,10 @@ class NotificationStore:
             "expiresAt": int(now.timestamp()) + LOG_RETENTION_DAYS * 86400,
             **attempt,
         }
-        self._ddb.put_item(
-            TableName=self.table, Item={k: to_dynamo(v) for k, v in item.items() if v is not None}
+        _after_delivery(
+            lambda: self._ddb.put_item(
+                TableName=self.table, Item={k: to_dynamo(v) for k, v in item.items() if v is not None}
+            )
         )
 
     def attempts(self, since: datetime, failed_only: bool = False, limit: int = 500) -> list[dict[str, Any]]:
@@ -135,13 +154,15 @@ class NotificationStore:
     def set_thread(self, thread_key: str, channel: str, ts: str) -> None:
         """Remember the first message of a thread; a later one never moves the anchor."""
         with contextlib.suppress(self._ddb.exceptions.ConditionalCheckFailedException):
-            self._ddb.put_item(
-                TableName=self.table,
-                Item={
-                    "pk": {"S": f"THREAD#{thread_key}#{channel}"},
-                    "sk": {"S": "-"},
-                    "ts": {"S": ts},
-                    "expiresAt": {"N": str(int(time.time()) + 180 * 86400)},
-                },
-                ConditionExpression="attribute_not_exists(pk)",
+            _after_delivery(
+                lambda: self._ddb.put_item(
+                    TableName=self.table,
+                    Item={
+                        "pk": {"S": f"THREAD#{thread_key}#{channel}"},
+                        "sk": {"S": "-"},
+                        "ts": {"S": ts},
+                        "expiresAt": {"N": str(int(time.time()) + 180 * 86400)},
+                    },
+                    ConditionExpression="attribute_not_exists(pk)",
+                )
             )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -61,6 +61,11 @@ class ApprovalRequest(BaseModel):
     revision: int = 0
     stage: str | None = None  # set on a request for one promotion stage (the version is already Approved)
     parent: str | None = None  # the version's own approval request, for a stage request
+    # What the last saved change implies and has not been confirmed done (registry write-back,
+    # notifications, the audit in the lineage): saved with the change, applied after it, cleared when
+    # all of it succeeded. A retry, the next call on the request or the sweep applies it again (every
+    # effect is idempotent), so a crash or a throttled call after the save loses nothing.
+    unsettled: dict[str, Any] | None = None
 
     @staticmethod
     def id_for(package_arn: str, stage: str | None = None) -> str:

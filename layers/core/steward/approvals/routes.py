@@ -103,7 +103,9 @@ def slack_interaction() -> Response[dict[str, Any]]:
     try:
         payload = json.loads(urllib.parse.parse_qs(body, max_num_fields=5)["payload"][0])
         action, user = payload["actions"][0], payload["user"]["id"]
-    except (KeyError, IndexError, ValueError, TypeError):
+        if not isinstance(action, dict):
+            raise TypeError("an action is an object")
+    except (KeyError, IndexError, ValueError, TypeError, RecursionError):
         return Response(400, "application/json", {"error": "not a Slack block action"})
     if action.get("action_id") not in ("steward_approve", "steward_reject"):
         return Response(200, "application/json", {"text": "Nothing to do."})

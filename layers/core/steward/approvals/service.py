@@ -9,6 +9,7 @@ in the version's lineage, and the outcome is written back to the model registry.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -16,7 +17,7 @@ from typing import Any, Protocol
 from steward.approvals import tokens
 from steward.approvals.gate import evaluate, flatten_metrics
 from steward.approvals.models import ApprovalRequest, Decision, Refusal
-from steward.errors import NotFoundError, StaleEventError
+from steward.errors import DuplicateEventError, NotFoundError, StaleEventError
 from steward.events import models as ev
 from steward.lineage.arns import sagemaker_arn
 from steward.lineage.graph import EdgeUpdate, LineageChange, NodeKind, NodeUpdate, Relation
@@ -131,7 +132,11 @@ def open_request(
         return {"outcome": "ignored", "reason": f"no approval policy for {d.group_name}"}
     package = d.model_package_arn
     request_id = ApprovalRequest.id_for(package)
-    if deps.store.get(request_id) is not None:
+    existing = deps.store.get(request_id)
+    if existing is not None:
+        if existing.unsettled:  # an earlier delivery saved it and failed before finishing: finish it
+            _settle(existing, deps, now)
+            return {"outcome": "resumed", "request": request_id}
         return {"outcome": "duplicate", "request": request_id}
     metrics, problems = read_metrics(deps.reports, list(d.metric_report_uris().values()))
     # Numbers the pipeline put in CustomerMetadataProperties count too (a report's value wins).
@@ -188,17 +193,20 @@ def open_request(
                 ],
             }
         )
+        verdict = "Rejected" if status == "rejected" else "Approved"
+        request = request.model_copy(
+            update={
+                "unsettled": _effects(
+                    now,
+                    audit={"decision": gate.decision, "by": GATE_ACTOR, "gate": gate.summary()},
+                    registry=(verdict, f"Steward gate {verdict.lower()}: {gate.summary()}"[:1000]),
+                    outcome=True,
+                )
+            }
+        )
         if not deps.store.create(request):
             return {"outcome": "duplicate", "request": request_id}
-        deps.registry.set_approval(
-            package,
-            "Rejected" if status == "rejected" else "Approved",
-            f"Steward gate {'rejected' if status == 'rejected' else 'approved'}: {gate.summary()}"[:1000],
-        )
-        _audit(
-            deps.lineage, request, now, {"decision": gate.decision, "by": GATE_ACTOR, "gate": gate.summary()}
-        )
-        deps.outbox.send(_outcome_notification(request))
+        _settle(request, deps, now)
         return {
             "outcome": f"gate-{status}",
             "request": request_id,
@@ -207,27 +215,18 @@ def open_request(
         }
     if len(request.approvers) < request.quorum:
         problems.append(f"only {len(request.approvers)} eligible approvers for a quorum of {request.quorum}")
+    request = request.model_copy(
+        update={
+            "unsettled": _effects(
+                now,
+                audit={"opened": True, "gate": gate.summary(), "production": production_arn},
+                ask={"production": production_arn},
+            )
+        }
+    )
     if not deps.store.create(request):
         return {"outcome": "duplicate", "request": request_id}
-    _audit(deps.lineage, request, now, {"opened": True, "gate": gate.summary(), "production": production_arn})
-    for approver in request.approvers:
-        deps.outbox.send(_request_notification(request, approver, deps, production_arn))
-        slack_id = request.slack_ids.get(approver)
-        if slack_id:  # a direct message with buttons; the interactivity route checks Slack's signature
-            note = _request_notification(request, approver, deps, production_arn)
-            buttons = [
-                Action(action_id="steward_approve", text="Approve", value=request.id, style="primary"),
-                Action(action_id="steward_reject", text="Reject", value=request.id, style="danger"),
-            ]
-            deps.outbox.send(
-                note.model_copy(
-                    update={
-                        "recipients": [slack_id],
-                        "dedupe_key": f"approval-requested:{request.id}:{slack_id}",
-                        "actions": buttons,
-                    }
-                )
-            )
+    _settle(request, deps, now)
     return {
         "outcome": "requested",
         "request": request_id,
@@ -297,14 +296,17 @@ def _outcome_notification(request: ApprovalRequest) -> Notification:
     )
 
 
-def _audit(lineage: Lineage, request: ApprovalRequest, now: datetime, facts: dict[str, Any]) -> None:
-    """The request as an `approval` node of the version's lineage; each decision/refusal in its history."""
+def _audit(
+    lineage: Lineage, request: ApprovalRequest, now: datetime, facts: dict[str, Any], key: str | None = None
+) -> None:
+    """The request as an `approval` node of the version's lineage; each decision/refusal in its history.
+    `key` identifies the change (a retry with the same key writes nothing twice)."""
     node_id = f"{request.package_arn.lower()}/approval" + (f"/{request.stage}" if request.stage else "")
     status = {"pending": "Pending", "approved": "Approved", "rejected": "Rejected", "expired": "Expired"}[
         request.status
     ]
     change = LineageChange(
-        event_id=f"approval:{request.id}:{request.revision}:{len(request.refusals)}:{now.isoformat()}",
+        event_id=key or f"approval:{request.id}:{request.revision}:{len(request.refusals)}:{now.isoformat()}",
         event_time=now,
         detail_type="Steward Approval",
         nodes=[
@@ -329,7 +331,106 @@ def _audit(lineage: Lineage, request: ApprovalRequest, now: datetime, facts: dic
         ],
         edges=[EdgeUpdate(source=request.package_arn.lower(), target=node_id, relation=Relation.GATED_BY)],
     )
-    lineage.apply(change)
+    with contextlib.suppress(DuplicateEventError):  # recorded by an earlier attempt of the same change
+        lineage.apply(change)
+
+
+# --- effects of a saved change, applied until they all succeeded ---------------------------------------
+
+
+def _effects(
+    at: datetime,
+    audit: dict[str, Any] | None = None,
+    registry: tuple[str, str] | None = None,
+    outcome: bool = False,
+    ask: dict[str, Any] | None = None,
+    promote_stage: str | None = None,
+    expired: bool = False,
+    remind: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """What a change implies, saved with it (ApprovalRequest.unsettled) and applied by `_settle`."""
+    effects: dict[str, Any] = {"at": at.isoformat()}
+    if audit is not None:
+        effects["audit"] = {k: v for k, v in audit.items() if v is not None}
+    if registry is not None:
+        effects["registry"] = {"status": registry[0], "description": registry[1]}
+    if outcome:
+        effects["outcome"] = True
+    if ask is not None:
+        effects["ask"] = ask
+    if promote_stage is not None:
+        effects["promoteStage"] = promote_stage
+    if expired:
+        effects["expired"] = True
+    if remind is not None:
+        effects["remind"] = remind
+    return effects
+
+
+def _commit(updated: ApprovalRequest, effects: dict[str, Any], deps: Deps, now: datetime) -> ApprovalRequest:
+    """Save a change (optimistically: StaleEventError if the request moved) with its effects, then apply
+    them. Callers start from a settled request (`_settle` first), so no pending effect is overwritten."""
+    saved = deps.store.save(updated.model_copy(update={"unsettled": effects}))
+    return _settle(saved, deps, now)
+
+
+def _settle(request: ApprovalRequest, deps: Deps, now: datetime) -> ApprovalRequest:
+    """Apply the effects of the request's last change, then clear them. Each is idempotent: the registry
+    is set to the same status, notifications carry dedupe keys, promotion commands derive their
+    deployment ids, and the audit's lineage change is keyed by the change's revision. So a delivery
+    that fails anywhere in here is completed by its retry (or by the next call on the request, or by
+    the sweep) instead of being taken for a duplicate and dropped."""
+    effects = request.unsettled
+    if not effects:
+        return request
+    at = datetime.fromisoformat(effects["at"]) if effects.get("at") else now
+    registry = effects.get("registry")
+    if registry and not request.stage:
+        deps.registry.set_approval(request.package_arn, registry["status"], registry["description"])
+    if effects.get("promoteStage"):
+        _promote_stage(request, str(effects["promoteStage"]), deps, at)
+    if effects.get("ask") is not None:
+        _ask_approvers(request, deps, effects["ask"].get("production"), effects["ask"].get("stage"))
+    if effects.get("remind"):
+        _remind(request, deps, effects["remind"]["marker"], effects["remind"]["waiting"])
+    if effects.get("outcome"):
+        deps.outbox.send(_outcome_notification(request))
+    if effects.get("expired"):
+        deps.outbox.send(_expiry_notification(request))
+    if effects.get("audit") is not None:  # last: until it lands, a pending node keeps it on the sweep's list
+        _audit(deps.lineage, request, at, effects["audit"], key=f"approval:{request.id}:{request.revision}")
+    try:
+        return deps.store.save(request.model_copy(update={"unsettled": None}))
+    except StaleEventError:  # someone settled it (or moved on from it) meanwhile
+        return deps.store.get(request.id) or request
+
+
+def _ask_approvers(
+    request: ApprovalRequest, deps: Deps, production_arn: str | None, stage: str | None = None
+) -> None:
+    """Each eligible approver's own link (email), and Slack buttons for those with a Slack user id."""
+    for approver in request.approvers:
+        note = _request_notification(request, approver, deps, production_arn)
+        if stage:
+            subject = f"Approval requested: {request.group} version {request.version} to {stage}"
+            note = note.model_copy(update={"subject": subject[:250]})
+        deps.outbox.send(note)
+        slack_id = request.slack_ids.get(approver)
+        if slack_id and not stage:  # a DM with buttons; the interactivity route checks Slack's signature
+            note = _request_notification(request, approver, deps, production_arn)  # its own link
+            buttons = [
+                Action(action_id="steward_approve", text="Approve", value=request.id, style="primary"),
+                Action(action_id="steward_reject", text="Reject", value=request.id, style="danger"),
+            ]
+            deps.outbox.send(
+                note.model_copy(
+                    update={
+                        "recipients": [slack_id],
+                        "dedupe_key": f"approval-requested:{request.id}:{slack_id}",
+                        "actions": buttons,
+                    }
+                )
+            )
 
 
 # --- deciding by link -------------------------------------------------------------------------------
@@ -370,6 +471,8 @@ def decide_by_link(
     """POST from the confirmation page: one decision, once, by the link's approver."""
     view = view_link(token, deps, now)
     claims, request = view.claims, view.request
+    if request is not None and request.unsettled:  # finish what an earlier call left half done
+        request = view.request = _settle(request, deps, now)
     if view.problem or claims is None or request is None:
         if request is not None and claims is not None:
             _refuse(request, claims.approver, view.problem or "refused", "link", source, deps, now)
@@ -423,37 +526,32 @@ def record_decision(
     elif len(approvals) >= request.quorum:
         status = "approved"
     updated = request.model_copy(update={"decisions": decisions, "status": status})
-    try:
-        updated = deps.store.save(updated)
-    except StaleEventError:
-        fresh = deps.store.get(request.id)
-        return LinkView(fresh, None, "decided" if fresh and fresh.status != "pending" else "retry")
-    if status != "pending" and updated.stage:
-        if status == "approved":
-            _promote_stage(updated, approver, deps, now)
-        deps.outbox.send(_outcome_notification(updated))
-    elif status != "pending":
-        verdict = "Approved" if status == "approved" else "Rejected"
-        names = ", ".join(sorted(approvals)) if status == "approved" else approver
-        deps.registry.set_approval(
-            updated.package_arn,
-            verdict,
-            f"{verdict} via Steward by {names} (request {updated.id})"
-            + (f": {comment}" if comment else "")[:900],
-        )
-        deps.outbox.send(_outcome_notification(updated))
-    _audit(
-        deps.lineage,
-        updated,
+    verdict = "Approved" if status == "approved" else "Rejected"
+    names = ", ".join(sorted(approvals)) if status == "approved" else approver
+    effects = _effects(
         now,
-        {
+        audit={
             "decision": decision,
             "by": approver,
             "channel": channel,
             "comment": comment[:1000] or None,
             "source": source,
         },
+        registry=(
+            verdict,
+            f"{verdict} via Steward by {names} (request {updated.id})"
+            + (f": {comment}" if comment else "")[:900],
+        )
+        if status != "pending" and not updated.stage
+        else None,
+        outcome=status != "pending",
+        promote_stage=approver if status == "approved" and updated.stage else None,
     )
+    try:
+        updated = _commit(updated, effects, deps, now)
+    except StaleEventError:
+        fresh = deps.store.get(request.id)
+        return LinkView(fresh, None, "decided" if fresh and fresh.status != "pending" else "retry")
     return LinkView(updated, None, None)
 
 
@@ -475,13 +573,11 @@ def _refuse(
             ]
         }
     )
+    audit = {"refused": who, "reason": reason, "channel": channel, "source": source}
     try:
-        updated = deps.store.save(updated)
+        _commit(updated, _effects(now, audit=audit), deps, now)
     except StaleEventError:
         return
-    _audit(
-        deps.lineage, updated, now, {"refused": who, "reason": reason, "channel": channel, "source": source}
-    )
 
 
 # --- reminders and expiry (scheduled) -------------------------------------------------------------
@@ -496,6 +592,8 @@ def sweep(worklist: Worklist, deps: Deps, now: datetime, limit: int = 200) -> di
     report: dict[str, list[str]] = {"reminded": [], "expired": []}
     for node in worklist.active_nodes(NodeKind.APPROVAL, limit=limit):
         request = deps.store.get(str(node.get("requestId", "")))
+        if request is not None and request.unsettled:  # a change whose effects were cut short: finish it
+            request = _settle(request, deps, now)
         if request is None or request.status != "pending":
             continue
         if now >= request.expires_at:
@@ -508,50 +606,60 @@ def sweep(worklist: Worklist, deps: Deps, now: datetime, limit: int = 200) -> di
                 continue
             waiting = [a for a in request.approvers if all(d.approver != a for d in request.decisions)]
             try:
-                request = deps.store.save(
-                    request.model_copy(update={"reminders_sent": [*request.reminders_sent, marker]})
+                request = _commit(
+                    request.model_copy(update={"reminders_sent": [*request.reminders_sent, marker]}),
+                    _effects(now, remind={"marker": marker, "waiting": waiting}),
+                    deps,
+                    now,
                 )
             except StaleEventError:
                 break
-            for approver in waiting:
-                reminder = _request_notification(request, approver, deps, None)
-                deps.outbox.send(
-                    reminder.model_copy(
-                        update={
-                            "kind": Kind.APPROVAL_REMINDER,
-                            "subject": f"Reminder: {reminder.subject}"[:250],
-                            "dedupe_key": f"approval-reminder:{request.id}:{marker}:{approver}",
-                        }
-                    )
-                )
             report["reminded"].append(request.id)
     return report
 
 
+def _remind(request: ApprovalRequest, deps: Deps, marker: str, waiting: list[str]) -> None:
+    for approver in waiting:
+        reminder = _request_notification(request, approver, deps, None)
+        deps.outbox.send(
+            reminder.model_copy(
+                update={
+                    "kind": Kind.APPROVAL_REMINDER,
+                    "subject": f"Reminder: {reminder.subject}"[:250],
+                    "dedupe_key": f"approval-reminder:{request.id}:{marker}:{approver}",
+                }
+            )
+        )
+
+
 def _expire(request: ApprovalRequest, deps: Deps, now: datetime) -> None:
+    registry = (
+        ("Rejected", f"Expired without a decision via Steward (request {request.id})")
+        if request.on_expiry == "reject" and not request.stage
+        else None
+    )
+    effects = _effects(
+        now, audit={"expired": True, "onExpiry": request.on_expiry}, registry=registry, expired=True
+    )
     try:
-        expired = deps.store.save(request.model_copy(update={"status": "expired"}))
+        _commit(request.model_copy(update={"status": "expired"}), effects, deps, now)
     except StaleEventError:
         return
-    if request.on_expiry == "reject" and not request.stage:
-        deps.registry.set_approval(
-            request.package_arn, "Rejected", f"Expired without a decision via Steward (request {request.id})"
-        )
-    deps.outbox.send(
-        Notification(
-            kind=Kind.REJECTED if request.on_expiry == "reject" else Kind.APPROVAL_REMINDER,
-            severity=Severity.WARNING,
-            model_group=request.group,
-            model_version=request.version,
-            subject=f"Approval of {request.group} version {request.version} expired"
-            + (" (rejected)" if request.on_expiry == "reject" else " (left pending)"),
-            summary=f"{len(request.approvals())} of {request.quorum} approvals by the deadline.",
-            facts=_facts(request),
-            dedupe_key=f"approval-expired:{request.id}",
-            thread_key=request.package_arn.lower(),
-        )
+
+
+def _expiry_notification(request: ApprovalRequest) -> Notification:
+    return Notification(
+        kind=Kind.REJECTED if request.on_expiry == "reject" else Kind.APPROVAL_REMINDER,
+        severity=Severity.WARNING,
+        model_group=request.group,
+        model_version=request.version,
+        subject=f"Approval of {request.group} version {request.version} expired"
+        + (" (rejected)" if request.on_expiry == "reject" else " (left pending)"),
+        summary=f"{len(request.approvals())} of {request.quorum} approvals by the deadline.",
+        facts=_facts(request),
+        dedupe_key=f"approval-expired:{request.id}",
+        thread_key=request.package_arn.lower(),
     )
-    _audit(deps.lineage, expired, now, {"expired": True, "onExpiry": request.on_expiry})
 
 
 # --- operators (IAM-authenticated, through the API) -----------------------------------------------
@@ -571,6 +679,7 @@ def decide_as_operator(
     request = deps.store.get(request_id)
     if request is None:
         raise NotFoundError(f"no approval request {request_id!r}")
+    request = _settle(request, deps, now)  # a retry after a failure finishes the first call's work
     if request.status != "pending":
         return LinkView(request, None, "decided")
     if decision not in ("approve", "reject"):
@@ -590,6 +699,7 @@ def decide_by_slack(
     request = deps.store.get(request_id)
     if request is None:
         return "forged", "This approval request does not exist."
+    request = _settle(request, deps, now)
     approver = next((email for email, uid in request.slack_ids.items() if uid == slack_user), None)
     if approver is None:
         _refuse(request, f"slack:{slack_user}", "not an approver of this request", "slack", None, deps, now)
@@ -647,17 +757,15 @@ def open_stage_request(
         production_metrics=parent.production_metrics if parent else {},
         stage=stage,
         parent=parent_id,
+        unsettled=_effects(now, audit={"opened": True, "stage": stage}, ask={"stage": stage}),
     )
     if not deps.store.create(request):
+        existing = deps.store.get(request.id)
+        if existing is not None and existing.unsettled:
+            _settle(existing, deps, now)
+            return {"outcome": "resumed", "request": request.id}
         return {"outcome": "duplicate", "request": request.id}
-    _audit(deps.lineage, request, now, {"opened": True, "stage": stage})
-    for approver in request.approvers:
-        note = _request_notification(request, approver, deps, None)
-        deps.outbox.send(
-            note.model_copy(
-                update={"subject": f"Approval requested: {group} version {request.version} to {stage}"[:250]}
-            )
-        )
+    _settle(request, deps, now)
     return {"outcome": "requested", "request": request.id, "stage": stage, "approvers": request.approvers}
 
 

@@ -47,7 +47,7 @@ def parse_event(raw: Any) -> StewardEvent:
             raise InvalidEventError(None, [{"field": "detail-type", "message": "missing or not a string"}])
         raise UnsupportedEventError(f"unsupported detail-type {detail_type[:100]!r}")
     try:
-        return model.model_validate(raw)  # type: ignore[return-value]
+        parsed = model.model_validate(raw)
     except ValidationError as exc:
         errors = [
             {
@@ -58,6 +58,12 @@ def parse_event(raw: Any) -> StewardEvent:
             for err in exc.errors(include_url=False, include_input=False)[:_MAX_ERRORS]
         ]
         raise InvalidEventError(detail_type, errors) from None
+    from steward.events.limits import oversized
+
+    too_long = oversized(parsed)  # ids become store keys: bounded, see limits.py
+    if too_long:
+        raise InvalidEventError(detail_type, too_long[:_MAX_ERRORS])
+    return parsed  # type: ignore[return-value]
 
 
 def parse_or_ignore(raw: Any, log: Any) -> StewardEvent | None:

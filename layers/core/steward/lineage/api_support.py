@@ -19,6 +19,65 @@ class BadRequestError(ValueError):
     """Input the API refuses; the message names the parameter and the problem."""
 
 
+MAX_BODY_BYTES = 256 * 1024  # no route takes more (an approval form, a rollback request, a Slack payload)
+MAX_BODY_NESTING = 32  # no route's JSON is nested more than a few levels; parsing deeper is wasted work
+
+
+def _nesting(text: str, limit: int) -> int:
+    """How deep `text`'s JSON brackets go, up to limit + 1 (strings skipped; no parsing, no recursion)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > limit:
+                break
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def refuse_body(event: Any) -> dict[str, Any] | None:
+    """The proxy response for a request body no route takes (None when it is acceptable): over
+    MAX_BODY_BYTES is a 413; not UTF-8 text (every route takes JSON or a form), or JSON nested deeper
+    than MAX_BODY_NESTING, a 400 (either would otherwise fail the function: a 5xx)."""
+    body = event.get("body") if isinstance(event, dict) else None
+    if not isinstance(body, str) or not body:
+        return None
+    size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode())
+    text: str | None = body
+    if size <= MAX_BODY_BYTES and event.get("isBase64Encoded"):
+        try:
+            text = base64.b64decode(body, validate=True).decode("utf-8")
+        except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
+            text = None
+    if size > MAX_BODY_BYTES:
+        problem = (413, "PayloadTooLarge", f"body: {size} bytes is over the limit of {MAX_BODY_BYTES}")
+    elif text is None:
+        problem = (400, "BadRequest", "body: not UTF-8 text")
+    elif _nesting(text, MAX_BODY_NESTING) > MAX_BODY_NESTING:
+        problem = (400, "BadRequest", f"body: JSON nested deeper than {MAX_BODY_NESTING} levels")
+    else:
+        return None
+    status, error, message = problem
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps({"error": error, "message": message}),
+        "isBase64Encoded": False,
+    }
+
+
 def node_id(value: str) -> str:
     value = value.strip()
     if not is_node_id(value) or value.rstrip("/") == "s3:":

@@ -2,14 +2,40 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from steward.policy import Severity
 
 MAX_TEXT = 3000
+MAX_KEY = 500
+
+
+def _cut(limit: int) -> Any:
+    """Text longer than its field is cut with a visible marker, not refused: subjects and facts quote
+    names and ARNs from events, and a notification must not fail because one is long."""
+
+    def cut(value: Any) -> Any:
+        if isinstance(value, str) and len(value) > limit:
+            return value[: limit - len(TRUNCATED)] + TRUNCATED
+        return value
+
+    return cut
+
+
+def _shorten_key(value: Any) -> Any:
+    """A dedupe or thread key over MAX_KEY keeps its start and a digest of the whole: still one key per
+    value, the same on every delivery."""
+    if isinstance(value, str) and len(value) > MAX_KEY:
+        return f"{value[:400]}#{hashlib.sha256(value.encode()).hexdigest()}"
+    return value
+
+
+TRUNCATED = "… (truncated)"
 
 
 class Kind(StrEnum):
@@ -34,11 +60,16 @@ class Fact(BaseModel):
     label: str = Field(max_length=100)
     value: str = Field(max_length=MAX_TEXT)
 
+    _cut_label = field_validator("label", mode="before")(_cut(100))
+    _cut_value = field_validator("value", mode="before")(_cut(MAX_TEXT))
+
 
 class Link(BaseModel):
     model_config = ConfigDict(frozen=True)
     text: str = Field(max_length=200)
-    url: str = Field(max_length=2000)
+    url: str = Field(max_length=8000)  # a console link quoting a 256-character name, percent-encoded
+
+    _cut_text = field_validator("text", mode="before")(_cut(200))
 
     @field_validator("url")
     @classmethod
@@ -80,3 +111,7 @@ class Notification(BaseModel):
         None, description="explicit recipients (approval links); else the route"
     )
     actions: list[Action] = Field(default_factory=list, max_length=5)
+
+    _cut_subject = field_validator("subject", mode="before")(_cut(250))
+    _cut_summary = field_validator("summary", mode="before")(_cut(MAX_TEXT))
+    _short_keys = field_validator("dedupe_key", "thread_key", mode="before")(_shorten_key)
