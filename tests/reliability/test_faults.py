@@ -26,12 +26,6 @@ import pytest
 from sandbox import Sandbox
 from tests.reliability import scenario
 
-PROMOTION_NOT_CRASH_CONSISTENT = (
-    "promotion loses work when a call fails after a deployment record is saved: the retry finds the "
-    "record and treats the event as a duplicate (the next stage stays queued, started/finished "
-    "notifications and the lineage record are lost, a lock can stay held); see the report of issue 9"
-)
-
 
 def _faulty(
     sb: Sandbox, rng: random.Random, injected: Counter[str]
@@ -137,7 +131,6 @@ def test_a_decision_left_half_done_is_completed_by_the_sweep():
         )
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=PROMOTION_NOT_CRASH_CONSISTENT)
 def test_promotion_loses_nothing_when_enqueueing_its_notifications_fails():
     with Sandbox() as sb:
         live, v5 = _live_v5(sb)

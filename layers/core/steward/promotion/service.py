@@ -14,12 +14,13 @@ deployment to its end, and roll back on command.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from steward.errors import NotFoundError, StaleEventError
+from steward.errors import DuplicateEventError, NotFoundError, StaleEventError
 from steward.events import models as ev
 from steward.lineage.arns import sagemaker_arn
 from steward.lineage.graph import EdgeUpdate, LineageChange, NodeKind, NodeUpdate, Relation
@@ -183,6 +184,8 @@ def _begin(deployment: Deployment, stage: Stage, policy: Policy, deps: Deps, now
     if not deps.store.create(deployment):
         existing = deps.store.get(deployment.endpoint_arn, deployment.id)
         if existing is None or existing.status != "queued":
+            if existing is not None:  # a retry: what the first attempt saved may not have had its effects
+                _settle(existing, deps, now, policy)
             return {
                 "outcome": "duplicate",
                 "deployment": deployment.id,
@@ -269,8 +272,7 @@ def _start(deployment: Deployment, stage: Stage, policy: Policy, deps: Deps, now
         }
     )
     started = deps.store.save(started)
-    _record(started, deps, now)
-    deps.outbox.send(_notification(started, Kind.DEPLOYMENT_STARTED))
+    _settle(started, deps, now, policy)
     return {"outcome": "started", "deployment": started.id, "endpoint": started.endpoint, "config": name}
 
 
@@ -299,8 +301,7 @@ def _resume(
                 }
             )
         )
-        _record(started, deps, now)
-        deps.outbox.send(_notification(started, Kind.DEPLOYMENT_STARTED))
+    _settle(started, deps, now, policy)
     if endpoint["status"] == "InService" and endpoint["config"] == name:
         return _finish(started, "succeeded", None, deps, now, policy)
     return {"outcome": "started", "deployment": started.id, "endpoint": started.endpoint, "config": name}
@@ -325,13 +326,13 @@ def _refuse(deployment: Deployment, why: str, deps: Deps, now: datetime) -> dict
     if deployment.revision == 0 and not deps.store.create(refused):
         existing = deps.store.get(deployment.endpoint_arn, deployment.id)
         if existing is not None and existing.status != "queued":
+            _settle(existing, deps, now, None)
             return {"outcome": "duplicate", "deployment": deployment.id, "status": existing.status}
         refused = refused.model_copy(update={"revision": existing.revision if existing else 0})
         refused = deps.store.save(refused)
     elif deployment.revision > 0:
         refused = deps.store.save(refused)
-    _record(refused, deps, now)
-    deps.outbox.send(_notification(refused, Kind.DEPLOYMENT_FAILED))
+    _settle(refused, deps, now, None)
     return {"outcome": "refused", "deployment": deployment.id, "reason": why}
 
 
@@ -346,6 +347,8 @@ def on_endpoint_event(event: Any, policy: Policy, deps: Deps, now: datetime) -> 
     ).lower()
     holder = deps.store.holder(endpoint_arn)
     deployment = deps.store.get(endpoint_arn, holder[0]) if holder else None
+    if deployment is not None and deployment.status not in ACTIVE:  # ended, its effects interrupted
+        return {"outcome": "settled", **_settle(deployment, deps, now, policy)}
     if deployment is None or deployment.status != "started":
         if str(d.endpoint_status) == "InService":
             return _next_queued(endpoint_arn, policy, deps, now) or {
@@ -409,19 +412,39 @@ def _finish(
     try:
         ended = deps.store.save(ended)
     except StaleEventError:
+        fresh = deps.store.get(deployment.endpoint_arn, deployment.id)
+        if fresh is not None and fresh.status not in ACTIVE:
+            _settle(fresh, deps, now, policy)  # another invocation ended it; its effects may be unfinished
         return {"outcome": "duplicate", "deployment": deployment.id}
+    return {"outcome": status, "endpoint": ended.endpoint, **_settle(ended, deps, now, policy)}
+
+
+_KINDS = {
+    "started": Kind.DEPLOYMENT_STARTED,
+    "succeeded": Kind.DEPLOYMENT_SUCCEEDED,
+    "failed": Kind.DEPLOYMENT_FAILED,
+    "rolled-back": Kind.DEPLOYMENT_ROLLED_BACK,
+    "refused": Kind.DEPLOYMENT_FAILED,
+}
+
+
+def _settle(deployment: Deployment, deps: Deps, now: datetime, policy: Policy | None) -> dict[str, Any]:
+    """What a saved state implies, each step idempotent, so a retry after a crash or a throttled call
+    completes it: the lineage record, the notification (deduplicated by the notifier), and once ended,
+    the next stage, the endpoint's lock and what waited for it. The lock goes last: while it is held,
+    the endpoint's next event finds this deployment and settles it again."""
+    result: dict[str, Any] = {"deployment": deployment.id}
+    _record(deployment, deps, now)
+    if deployment.started_at and deployment.status != "started":  # its start was told (or is now)
+        deps.outbox.send(_notification(deployment, Kind.DEPLOYMENT_STARTED))
+    if deployment.status in _KINDS:
+        deps.outbox.send(_notification(deployment, _KINDS[deployment.status]))
+    if deployment.status in ACTIVE or policy is None:
+        return result
+    if deployment.status == "succeeded" and deployment.kind == "promotion":
+        result["next"] = _advance(deployment, policy, deps, now)
     deps.store.release(deployment.endpoint_arn, deployment.id)
-    _record(ended, deps, now)
-    kind = {
-        "succeeded": Kind.DEPLOYMENT_SUCCEEDED,
-        "failed": Kind.DEPLOYMENT_FAILED,
-        "rolled-back": Kind.DEPLOYMENT_ROLLED_BACK,
-    }[status]
-    deps.outbox.send(_notification(ended, kind))
-    result: dict[str, Any] = {"outcome": status, "deployment": ended.id, "endpoint": ended.endpoint}
-    if status == "succeeded" and ended.kind == "promotion":
-        result["next"] = _advance(ended, policy, deps, now)
-    queued = _next_queued(ended.endpoint_arn, policy, deps, now)
+    queued = _next_queued(deployment.endpoint_arn, policy, deps, now)
     if queued:
         result["queued"] = queued
     return result
@@ -616,6 +639,11 @@ def _record(deployment: Deployment, deps: Deps, now: datetime) -> None:
     if deployment.group == "unknown":
         return  # a rollback with nothing to roll back to: its record and notification say so
     package = deployment.package_arn.lower()
+    with contextlib.suppress(DuplicateEventError):  # settled before: this state is recorded already
+        _apply_record(deployment, package, deps, now)
+
+
+def _apply_record(deployment: Deployment, package: str, deps: Deps, now: datetime) -> None:
     deps.lineage.apply(
         LineageChange(
             event_id=f"deployment:{deployment.id}:{deployment.revision}:{deployment.status}",
@@ -694,9 +722,13 @@ def _notification(deployment: Deployment, kind: Kind) -> Notification:
         model_group=deployment.group,
         model_version=deployment.version,
         subject=f"{what} of {deployment.group} v{deployment.version} to {deployment.endpoint} {word}"[:250],
-        summary=(deployment.failure_reason or deployment.reason or "")[:3000],
+        summary=(
+            deployment.reason
+            if kind is Kind.DEPLOYMENT_STARTED
+            else deployment.failure_reason or deployment.reason or ""
+        )[:3000],
         facts=facts,
-        dedupe_key=f"{kind.value}:{deployment.id}:{deployment.status}",
+        dedupe_key=f"{kind.value}:{deployment.id}",  # each kind once per deployment, however often settled
         thread_key=deployment.package_arn.lower(),
     )
 
