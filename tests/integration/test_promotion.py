@@ -494,9 +494,9 @@ def test_the_schedule_ends_a_deployment_whose_last_event_was_lost(sb):
     sb.complete_endpoint("fraud-staging", "succeed")
     sb.emit = original
     assert lost and [d["status"] for d in ours(deployments(sb, "fraud-staging"))] == ["succeeded", "started"]
-    report = sb.run_schedules("promotion-reconcile")[0]["targets"][0]["result"]
+    report = sb.run_schedules("promotion-sweep")[0]["targets"][0]["result"]
     assert len(report["ended"]) == 1
     assert [d["status"] for d in ours(deployments(sb, "fraud-staging"))] == ["succeeded", "succeeded"]
     assert serving(sb, "fraud-prod")[1].startswith("fraud-v2-")  # and the next stage went on
-    again = sb.run_schedules("promotion-reconcile")[0]["targets"][0]["result"]
+    again = sb.run_schedules("promotion-sweep")[0]["targets"][0]["result"]
     assert again["ended"] == [] and again["started"] == []
