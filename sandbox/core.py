@@ -208,6 +208,7 @@ class Sandbox:
 
         self._mock = mock_aws()
         self._mock.start()
+        self._serialize_moto()
         # Looked up on each call, so a test that wraps `sb.emit` (to duplicate, hold back or reorder what
         # SageMaker sends) sees every emulated event, the endpoint lifecycle's and pipeline starts' too.
         self._sagemaker = SageMakerEmulation(emit=lambda event: self.emit(event), later=self._later)  # noqa: PLW0108
@@ -307,6 +308,9 @@ class Sandbox:
             self._aws_server.stop()
             self._aws_server = None
         self._uninstall_call_counter()
+        unserialize = self.__dict__.pop("_unserialize", None)
+        if unserialize is not None:
+            unserialize()
         self._release_logs()
         if getattr(self, "_sagemaker", None) is not None:
             self._sagemaker.uninstall()
@@ -1081,6 +1085,22 @@ class Sandbox:
                 self.logs.append(line)
 
     # --- AWS call accounting ---------------------------------------------------------------------
+
+    def _serialize_moto(self) -> None:
+        """moto's in-process backends are not thread-safe, and Steward reads in parallel (BatchGetItem
+        chunks) while the API server answers on its own threads: one AWS call at a time, as on AWS each
+        call is atomic. (Seen: "dictionary changed size during iteration" in a concurrent read.)"""
+        from moto.core.botocore_stubber import BotocoreStubber
+
+        original = BotocoreStubber.__call__
+        lock = threading.RLock()
+
+        def serialized(stubber: Any, *args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return original(stubber, *args, **kwargs)
+
+        BotocoreStubber.__call__ = serialized  # type: ignore[method-assign]
+        self._unserialize = lambda: setattr(BotocoreStubber, "__call__", original)
 
     def _install_call_counter(self) -> None:
         from botocore.handlers import BUILTIN_HANDLERS
