@@ -101,8 +101,9 @@ def demo_policy() -> dict[str, Any]:
 # --- act 1 ------------------------------------------------------------------------------------------
 
 
-def _setup(sb: Sandbox, say: Narrator) -> None:
-    """What SageMaker already held before Steward was deployed: no events, nothing to react to."""
+def setup_account(sb: Sandbox) -> list[str]:
+    """What SageMaker already held before Steward was deployed (no events, nothing to react to): the
+    story's models and configs, churn-models versions 1 to 4, churn-prod serving version 3."""
     sm, s3 = sb.client("sagemaker"), sb.client("s3")
     with sb.quietly():
         created = create_sagemaker_resources(
@@ -115,17 +116,22 @@ def _setup(sb: Sandbox, say: Narrator) -> None:
                 ModelPackageGroupName=GROUP,
                 ModelPackageDescription=f"XGBoost churn classifier v{version}",
                 ModelApprovalStatus="Rejected" if version == 4 else "Approved",
-                InferenceSpecification=_inference(f"s3://{BUCKET}/churn-train/{run}/model.tar.gz"),
-                ModelMetrics=_metrics(
+                InferenceSpecification=inference_spec(f"s3://{BUCKET}/churn-train/{run}/model.tar.gz"),
+                ModelMetrics=metric_reports(
                     f"s3://{BUCKET}/churn-train/{run}/EvaluateChurnModel/output/evaluation"
                 ),
             )
-        _put_json(
+        put_json(
             s3,
             f"s3://{BUCKET}/churn-train/{OLD_RUN}/EvaluateChurnModel/output/evaluation/evaluation.json",
             {"metrics": {"auc": {"value": 0.912}, "f1": {"value": 0.781}}},
         )
         sm.create_endpoint(EndpointName="churn-prod", EndpointConfigName="churn-prod-v3-5d1c")
+    return created
+
+
+def _setup(sb: Sandbox, say: Narrator) -> None:
+    created = setup_account(sb)
     say.say(
         f"SageMaker already holds {len(created)} resources (models, endpoint configs, the training pipeline, "
         "a Model Monitor report), registry versions 1 to 4 of churn-models, and churn-prod serving version 3."
@@ -277,7 +283,7 @@ def _register(sb: Sandbox, run: str, auc: float, description: str) -> str:
     """What the pipeline's RegisterModel step does: its evaluation report in S3, a version in the registry."""
     s3, sm = sb.client("s3"), sb.client("sagemaker")
     prefix = f"s3://{BUCKET}/churn-train/{run}/EvaluateChurnModel/output/evaluation"
-    _put_json(
+    put_json(
         s3,
         f"{prefix}/evaluation.json",
         {"metrics": {"auc": {"value": auc}, "f1": {"value": round(auc - 0.14, 3)}}},
@@ -287,8 +293,8 @@ def _register(sb: Sandbox, run: str, auc: float, description: str) -> str:
         ModelPackageGroupName=GROUP,
         ModelPackageDescription=description,
         ModelApprovalStatus="PendingManualApproval",
-        InferenceSpecification=_inference(artifact),
-        ModelMetrics=_metrics(prefix),
+        InferenceSpecification=inference_spec(artifact),
+        ModelMetrics=metric_reports(prefix),
         MetadataProperties={"GeneratedBy": f"{ARN}:pipeline/churn-train/execution/{run}"},
     )["ModelPackageArn"]
     sb.drain()  # SageMaker's registration event reaches the gate
@@ -320,7 +326,7 @@ def _monitoring(sb: Sandbox, say: Narrator) -> dict[str, Any]:
             execution["detail"][field] = int(execution["detail"][field]) + shift
     report = execution["detail"]["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
     violations = json.loads((EVENTS / "monitoring" / "reports" / "violations.json").read_text())
-    _put_json(s3, f"{report}/constraint_violations.json", violations)
+    put_json(s3, f"{report}/constraint_violations.json", violations)
     alarm = json.loads((EVENTS / "cloudwatch_alarm" / "drift_alarm.json").read_text())
     alarm["id"], alarm["time"] = str(uuid.uuid4()), _now()
     if isinstance(alarm.get("detail", {}).get("state"), dict):
@@ -433,7 +439,7 @@ def _short(arn: str) -> str:
     return arn.split(":model-package/", 1)[-1].replace("/", " v")
 
 
-def _inference(artifact: str) -> dict[str, Any]:
+def inference_spec(artifact: str) -> dict[str, Any]:
     return {
         "Containers": [
             {
@@ -446,7 +452,7 @@ def _inference(artifact: str) -> dict[str, Any]:
     }
 
 
-def _metrics(prefix: str) -> dict[str, Any]:
+def metric_reports(prefix: str) -> dict[str, Any]:
     return {
         "ModelQuality": {
             "Statistics": {"ContentType": "application/json", "S3Uri": f"{prefix}/evaluation.json"}
@@ -454,7 +460,7 @@ def _metrics(prefix: str) -> dict[str, Any]:
     }
 
 
-def _put_json(s3: Any, uri: str, body: Any) -> None:
+def put_json(s3: Any, uri: str, body: Any) -> None:
     bucket, _, key = uri.removeprefix("s3://").partition("/")
     with contextlib.suppress(Exception):
         s3.create_bucket(Bucket=bucket)

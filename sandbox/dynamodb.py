@@ -226,12 +226,7 @@ def update_item(
     from moto.dynamodb.models.dynamo_type import DynamoType
     from moto.dynamodb.models.utilities import bytesize
 
-    table = self.get_table(table_name)
-    simple = update_expression and not (attribute_updates or expected) and table.stream_shard is None
-    plan = _update_plan(update_expression) if simple else None
-    names, values = expression_attribute_names or {}, expression_attribute_values or {}
-    resolved = _resolve_plan(plan, names, values, table) if plan is not None else None
-    if resolved is None or table.hash_key_attr not in key:
+    def moto_update_item() -> Any:
         return _ORIGINAL["update_item"](
             self,
             table_name,
@@ -244,6 +239,14 @@ def update_item(
             condition_expression,
             return_values_on_condition_check_failure,
         )
+
+    table = self.get_table(table_name)
+    simple = update_expression and not (attribute_updates or expected) and table.stream_shard is None
+    plan = _update_plan(update_expression) if simple else None
+    names, values = expression_attribute_names or {}, expression_attribute_values or {}
+    resolved = _resolve_plan(plan, names, values, table) if plan is not None else None
+    if resolved is None or table.hash_key_attr not in key:
+        return moto_update_item()
     hash_value = DynamoType(key[table.hash_key_attr])
     range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr in key else None
     item = table.get_item(hash_value, range_value)
@@ -265,18 +268,7 @@ def update_item(
         else:
             new[target] = DynamoType(value)
     if sum(bytesize(k) + v.size() for k, v in new.items()) > _SIZE_MARGIN:
-        return _ORIGINAL["update_item"](
-            self,
-            table_name,
-            key,
-            update_expression,
-            expression_attribute_names,
-            expression_attribute_values,
-            attribute_updates,
-            expected,
-            condition_expression,
-            return_values_on_condition_check_failure,
-        )
+        return moto_update_item()
     if item is None:
         data = {table.hash_key_attr: key[table.hash_key_attr]}
         if range_value is not None:

@@ -500,3 +500,11 @@ def test_the_schedule_ends_a_deployment_whose_last_event_was_lost(sb):
     assert serving(sb, "fraud-prod")[1].startswith("fraud-v2-")  # and the next stage went on
     again = sb.run_schedules("promotion-sweep")[0]["targets"][0]["result"]
     assert again["ended"] == [] and again["started"] == []
+
+
+def test_with_a_target_account_role_promotion_deploys_with_that_roles_credentials():
+    role = "arn:aws:iam::123456789012:role/steward-workload-deployer"
+    with Sandbox(policy=policy(), parameters={"TargetAccountRoleArn": role}) as sb:
+        approve(sb, register(sb))
+        assert serving(sb, "fraud-prod")[1].startswith("fraud-v1-")
+        assert sb.aws_calls["sts.AssumeRole"] == 1  # assumed once, reused for every SageMaker call

@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from sandbox import Sandbox
-from sandbox.replay import create_sagemaker_resources, load_events
+from sandbox.demo import inference_spec, metric_reports, put_json, setup_account
+from sandbox.replay import load_events
 
 REPO = Path(__file__).resolve().parents[2]
 EVENTS = REPO / "events"
@@ -121,59 +122,12 @@ def live_policy(stages: bool = True) -> dict[str, Any]:
 # --- setting the scene --------------------------------------------------------------------------------
 
 
-def _inference(artifact: str) -> dict[str, Any]:
-    return {
-        "Containers": [
-            {
-                "Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1",
-                "ModelDataUrl": artifact,
-            }
-        ],
-        "SupportedContentTypes": ["text/csv"],
-        "SupportedResponseMIMETypes": ["text/csv"],
-    }
-
-
-def _metrics(prefix: str) -> dict[str, Any]:
-    return {
-        "ModelQuality": {
-            "Statistics": {"ContentType": "application/json", "S3Uri": f"{prefix}/evaluation.json"}
-        }
-    }
-
-
-def _put_json(sb: Sandbox, uri: str, body: Any) -> None:
-    s3 = sb.client("s3")
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    with contextlib.suppress(Exception):
-        s3.create_bucket(Bucket=bucket)
-    s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(body).encode())
-
-
 def setup(sb: Sandbox) -> None:
-    """What SageMaker held before Steward was deployed: no events, nothing to react to."""
-    sm = sb.client("sagemaker")
-    for service in ("s3", "sqs", "ssm", "secretsmanager", "sesv2", "dynamodb"):
-        sb.client(service)  # the test's own clients exist before any fault block (they never fail)
-    with sb.quietly():
-        create_sagemaker_resources(sm, json.loads((EVENTS / "sagemaker_resources.json").read_text()))
-        sm.create_model_package_group(ModelPackageGroupName=GROUP)
-        for version in (1, 2, 3, 4):
-            run = OLD_RUN if version == 3 else f"older{version}"
-            sm.create_model_package(
-                ModelPackageGroupName=GROUP,
-                ModelApprovalStatus="Rejected" if version == 4 else "Approved",
-                InferenceSpecification=_inference(f"s3://{BUCKET}/churn-train/{run}/model.tar.gz"),
-                ModelMetrics=_metrics(
-                    f"s3://{BUCKET}/churn-train/{run}/EvaluateChurnModel/output/evaluation"
-                ),
-            )
-        _put_json(
-            sb,
-            f"s3://{BUCKET}/churn-train/{OLD_RUN}/EvaluateChurnModel/output/evaluation/evaluation.json",
-            {"metrics": {"auc": {"value": 0.912}, "f1": {"value": 0.781}}},
-        )
-        sm.create_endpoint(EndpointName="churn-prod", EndpointConfigName="churn-prod-v3-5d1c")
+    """What SageMaker held before Steward was deployed (the demo's), with the test's own clients made
+    before any fault block (they never fail)."""
+    for service in ("sagemaker", "s3", "sqs", "ssm", "secretsmanager", "sesv2", "dynamodb"):
+        sb.client(service)
+    setup_account(sb)
 
 
 # --- the live part ------------------------------------------------------------------------------------
@@ -221,16 +175,16 @@ class Live:
     def register(self, sb: Sandbox, run: str, auc: float) -> str:
         """What a pipeline's RegisterModel step does: its evaluation in S3, a version in the registry."""
         prefix = f"s3://{BUCKET}/churn-train/{run}/EvaluateChurnModel/output/evaluation"
-        _put_json(sb, f"{prefix}/evaluation.json", {"metrics": {"auc": {"value": auc}}})
+        put_json(sb.client("s3"), f"{prefix}/evaluation.json", {"metrics": {"auc": {"value": auc}}})
         with self.during(sb):
             arn = sb.client("sagemaker").create_model_package(
                 ModelPackageGroupName=GROUP,
                 ModelPackageDescription=f"XGBoost churn classifier ({run})",
                 ModelApprovalStatus="PendingManualApproval",
-                InferenceSpecification=_inference(
+                InferenceSpecification=inference_spec(
                     f"s3://{BUCKET}/churn-train/{run}/TrainChurnModel/model.tar.gz"
                 ),
-                ModelMetrics=_metrics(prefix),
+                ModelMetrics=metric_reports(prefix),
                 MetadataProperties={"GeneratedBy": f"{ARN}:pipeline/churn-train/execution/{run}"},
             )["ModelPackageArn"]
             sb.drain()

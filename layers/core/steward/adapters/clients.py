@@ -18,9 +18,35 @@ def client(service: str, region: str | None = None) -> Any:
     )
 
 
+_ASSUMED: dict[tuple[str, str | None, str], tuple[float, Any]] = {}
+
+
+def assumed_client(service: str, region: str | None, role_arn: str, session: str) -> Any:
+    """A client with `role_arn`'s credentials (another account's role), reused until 5 minutes before
+    they expire."""
+    import time
+
+    import boto3
+    from botocore.config import Config
+
+    key = (service, region, role_arn)
+    cached = _ASSUMED.get(key)
+    if cached and cached[0] > time.time() + 300:
+        return cached[1]
+    creds = client("sts").assume_role(RoleArn=role_arn, RoleSessionName=session)["Credentials"]
+    made = boto3.session.Session(
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+    ).client(service, region_name=region, config=Config(retries=_RETRIES, connect_timeout=3, read_timeout=10))
+    _ASSUMED[key] = (creds["Expiration"].timestamp(), made)
+    return made
+
+
 def reset() -> None:
     """Forget cached clients (the sandbox calls this when it swaps the embedded AWS)."""
     client.cache_clear()
+    _ASSUMED.clear()
 
 
 def error_code(exc: Exception) -> str:

@@ -6,31 +6,19 @@ account; without one, in this account.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from steward.adapters.clients import RETRYABLE_CODES, client, error_code
-from steward.errors import DependencyError, NotFoundError
-
-_ASSUMED: dict[str, tuple[float, Any]] = {}
+from steward.adapters.clients import assumed_client, client
+from steward.adapters.sagemaker import call
+from steward.errors import NotFoundError
 
 
 def _client(region: str | None, role_arn: str | None) -> Any:
-    if not role_arn:
-        return client("sagemaker", region)
-    cached = _ASSUMED.get(f"{role_arn}|{region}")
-    if cached and cached[0] > time.time() + 300:
-        return cached[1]
-    import boto3
-
-    creds = client("sts").assume_role(RoleArn=role_arn, RoleSessionName="steward-promotion")["Credentials"]
-    sm = boto3.session.Session(
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
-    ).client("sagemaker", region_name=region)
-    _ASSUMED[f"{role_arn}|{region}"] = (creds["Expiration"].timestamp(), sm)
-    return sm
+    return (
+        assumed_client("sagemaker", region, role_arn, "steward-promotion")
+        if role_arn
+        else client("sagemaker", region)
+    )
 
 
 _STATUS = {  # Describe spelling from either spelling
@@ -51,15 +39,9 @@ class Endpoints:
         self.role_arn = role_arn
 
     def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
-        try:
-            return getattr(_client(self.region, self.role_arn), operation)(**kwargs)  # type: ignore[no-any-return]
-        except Exception as exc:
-            code = error_code(exc)
-            if code in RETRYABLE_CODES or code.startswith("5"):
-                raise DependencyError(f"{operation}: {code}") from exc
-            if code in ("ValidationException", "ResourceNotFound", "ResourceNotFoundException"):
-                raise NotFoundError(f"{operation}: {str(exc)[:300]}") from exc
-            raise
+        # SageMaker refusing the request (validation) will not get better; access denied is raised.
+        not_found = ("ValidationException", "ResourceNotFound", "ResourceNotFoundException")
+        return call(_client(self.region, self.role_arn), operation, not_found, **kwargs)
 
     def describe_package(self, arn: str) -> dict[str, Any]:
         r = self._call("describe_model_package", ModelPackageName=arn)

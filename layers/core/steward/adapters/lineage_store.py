@@ -144,8 +144,13 @@ class LineageStore:
         else:  # rare (an event naming dozens of datasets): links first, then the guarded part
             for start in range(0, len(links), _TRANSACTION_LIMIT):
                 self._ddb.transact_write_items(TransactItems=links[start : start + _TRANSACTION_LIMIT])
+        self._write_once(transaction, change.event_id)
+
+    def _write_once(self, items: list[dict[str, Any]], event_id: str, *, forward: bool = True) -> None:
+        """One transaction whose first item is the event's marker: DuplicateEventError when the marker
+        exists, StaleEventError when (moving forward) a guarded status write lost to a newer state."""
         try:
-            self._ddb.transact_write_items(TransactItems=transaction)
+            self._ddb.transact_write_items(TransactItems=items)
         except Exception as exc:
             if error_code(exc) != "TransactionCanceledException":
                 raise
@@ -153,9 +158,9 @@ class LineageStore:
                 r.get("Code", "None") for r in getattr(exc, "response", {}).get("CancellationReasons", [])
             ]
             if codes and codes[0] == "ConditionalCheckFailed":
-                raise DuplicateEventError(change.event_id) from None
-            if "ConditionalCheckFailed" in codes:
-                raise StaleEventError(change.event_id) from None
+                raise DuplicateEventError(event_id) from None
+            if forward and "ConditionalCheckFailed" in codes:
+                raise StaleEventError(event_id) from None
             raise
 
     def _edge_puts(

@@ -16,7 +16,7 @@ from typing import Any
 
 from steward.adapters.clients import error_code
 from steward.adapters.lineage_store import ATTR_PREFIX, Expr, LineageStore, from_item, to_dynamo
-from steward.errors import DuplicateEventError, StaleEventError
+from steward.errors import StaleEventError
 from steward.lineage import keys
 from steward.lineage.arns import arn_name, canonical_arn
 from steward.lineage.graph import LineageChange, NodeKind, NodeUpdate, Relation
@@ -90,19 +90,7 @@ class MonitoringStore(LineageStore):
         for source, target, relation in edges:
             items += [{"Put": put} for put in self._edge_puts(source, target, relation.value, change)]
         items.append({"Put": self._timeline_put(record)})
-        try:
-            self._ddb.transact_write_items(TransactItems=items)
-        except Exception as exc:
-            if error_code(exc) != "TransactionCanceledException":
-                raise
-            codes = [
-                r.get("Code", "None") for r in getattr(exc, "response", {}).get("CancellationReasons", [])
-            ]
-            if codes and codes[0] == "ConditionalCheckFailed":
-                raise DuplicateEventError(record.event_id) from None
-            if forward and "ConditionalCheckFailed" in codes:
-                raise StaleEventError(record.event_id) from None
-            raise
+        self._write_once(items, record.event_id, forward=forward)
 
     def _result_update(self, record: MonitoringRecord, *, forward: bool) -> dict[str, Any]:
         expr = Expr()

@@ -9,6 +9,20 @@ from steward.errors import DependencyError, NotFoundError
 from steward.lineage.extract import EndpointConfigFacts, ModelFacts
 
 
+def call(sm: Any, operation: str, not_found: tuple[str, ...], **kwargs: Any) -> dict[str, Any]:
+    """One SageMaker call with ClientError mapped to domain errors: throttling and 5xx are worth a retry
+    (DependencyError); the codes in `not_found` mean it will not get better (NotFoundError)."""
+    try:
+        return getattr(sm, operation)(**kwargs)  # type: ignore[no-any-return]
+    except Exception as exc:
+        code = error_code(exc)
+        if code in RETRYABLE_CODES or code.startswith("5"):
+            raise DependencyError(f"{operation}: {code}") from exc
+        if code in not_found:
+            raise NotFoundError(f"{operation}: {code}: {str(exc)[:300]}") from exc
+        raise
+
+
 class SageMakerReader:
     """DescribeEndpointConfig / DescribeModel, with ClientError turned into domain errors."""
 
@@ -20,15 +34,13 @@ class SageMakerReader:
         return client("sagemaker", self.region)
 
     def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
-        try:
-            return getattr(self._sm, operation)(**kwargs)  # type: ignore[no-any-return]
-        except Exception as exc:
-            code = error_code(exc)
-            if code in RETRYABLE_CODES or code.startswith("5"):
-                raise DependencyError(f"{operation}: {code}") from exc
-            if code in ("ValidationException", "ResourceNotFound", "AccessDeniedException"):
-                raise NotFoundError(f"{operation}: {code}: {str(exc)[:200]}") from exc
-            raise
+        # A record that cannot be described (gone, or not ours to read) is recorded degraded, not retried.
+        return call(
+            self._sm,
+            operation,
+            ("ValidationException", "ResourceNotFound", "AccessDeniedException"),
+            **kwargs,
+        )
 
     def describe(self, operation: str, **kwargs: Any) -> dict[str, Any]:
         """Any read-only Describe call (the reconciler's), with the same error mapping."""

@@ -159,20 +159,8 @@ def open_request(
         image_digests=[c.image_digest for c in containers if c.image_digest],
         registered_by=(d.created_by.who if d.created_by else None),
         description=d.model_package_description,
-        approvers=eligible(approval, d.created_by.who if d.created_by else None),
-        slack_ids={a.email: a.slack_user_id for a in approval.approvers if a.slack_user_id},
-        target_stages=[
-            f"{s.name} → {s.endpoint} ({s.instance_type} x{s.instance_count}, {s.strategy}"
-            + (", needs its own approval)" if s.requires_approval else ")")
-            for s in stages
-        ],
-        quorum=approval.quorum,
-        excluded=approval.excluded,
-        reject_on_first_rejection=approval.reject_on_first_rejection,
-        on_expiry=approval.on_expiry,
-        reminder_hours_before_expiry=approval.reminder_hours_before_expiry,
-        created_at=now,
-        expires_at=now + timedelta(hours=approval.expiry_hours),
+        target_stages=[_stage_line(s) for s in stages],
+        **_rules(approval, d.created_by.who if d.created_by else None, now),
         gate=gate,
         metrics=metrics,
         production_metrics=production,
@@ -742,16 +730,8 @@ def open_stage_request(
         image_digests=parent.image_digests if parent else [],
         registered_by=registrant,
         description=f"Promote to {stage}: " + ((parent.description or "") if parent else ""),
-        approvers=eligible(approval, registrant),
-        slack_ids={a.email: a.slack_user_id for a in approval.approvers if a.slack_user_id},
         target_stages=[_stage_line(target)] if target else [stage],
-        quorum=approval.quorum,
-        excluded=approval.excluded,
-        reject_on_first_rejection=approval.reject_on_first_rejection,
-        on_expiry=approval.on_expiry,
-        reminder_hours_before_expiry=approval.reminder_hours_before_expiry,
-        created_at=now,
-        expires_at=now + timedelta(hours=approval.expiry_hours),
+        **_rules(approval, registrant, now),
         gate=parent.gate if parent else None,
         metrics=parent.metrics if parent else {},
         production_metrics=parent.production_metrics if parent else {},
@@ -786,4 +766,21 @@ def _promote_stage(request: ApprovalRequest, approver: str, deps: Deps, now: dat
 
 
 def _stage_line(s: Any) -> str:
-    return f"{s.name} → {s.endpoint} ({s.instance_type} x{s.instance_count}, {s.strategy})"
+    """ "staging → churn-staging (ml.m5.large x1, canary)", as the page and messages show a stage."""
+    own = ", needs its own approval" if s.requires_approval else ""
+    return f"{s.name} → {s.endpoint} ({s.instance_type} x{s.instance_count}, {s.strategy}{own})"
+
+
+def _rules(approval: ApprovalPolicy, registrant: str | None, now: datetime) -> dict[str, Any]:
+    """The policy's rules a request keeps (who may decide, how many, until when), fixed when it opens."""
+    return {
+        "approvers": eligible(approval, registrant),
+        "slack_ids": {a.email: a.slack_user_id for a in approval.approvers if a.slack_user_id},
+        "quorum": approval.quorum,
+        "excluded": approval.excluded,
+        "reject_on_first_rejection": approval.reject_on_first_rejection,
+        "on_expiry": approval.on_expiry,
+        "reminder_hours_before_expiry": approval.reminder_hours_before_expiry,
+        "created_at": now,
+        "expires_at": now + timedelta(hours=approval.expiry_hours),
+    }

@@ -172,29 +172,20 @@ def alarm_alert(
         *(serving.links() if known else []),
     ]
     if alarm.recovered:
-        return Notification(
-            kind=Kind.ALARM_RECOVERED,
-            severity=Severity.INFO,
-            subject=f"Recovered: alarm {alarm.name} is OK {where}"[:250],
-            summary=alarm.reason[:3000],
-            model_group=serving.group,
-            model_version=serving.version,
-            facts=facts,
-            links=links,
-            dedupe_key=f"alarm:{alarm.arn}:OK",
-            thread_key=serving.thread,
-            source_event_id=event_id,
-        )
+        kind, severity, subject = Kind.ALARM_RECOVERED, Severity.INFO, f"Recovered: alarm {alarm.name} is OK"
+    else:
+        severity = Severity.CRITICAL if alarm.nature == "errors" else Severity.WARNING
+        kind, subject = Kind.ALARM, f"Alarm {alarm.name} is in ALARM"
     return Notification(
-        kind=Kind.ALARM,
-        severity=Severity.CRITICAL if alarm.nature == "errors" else Severity.WARNING,
-        subject=f"Alarm {alarm.name} is in ALARM {where}"[:250],
+        kind=kind,
+        severity=severity,
+        subject=f"{subject} {where}"[:250],
         summary=alarm.reason[:3000],
         model_group=serving.group,
         model_version=serving.version,
         facts=facts,
         links=links,
-        dedupe_key=f"alarm:{alarm.arn}:ALARM",
+        dedupe_key=f"alarm:{alarm.arn}:{'OK' if alarm.recovered else 'ALARM'}",
         thread_key=serving.thread,
         source_event_id=event_id,
     )
