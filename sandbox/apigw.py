@@ -501,7 +501,7 @@ class LocalApi:
             self._serving.set()
             self._thread = threading.Thread(
                 target=server.serve_forever,
-                kwargs={"poll_interval": 0.1},
+                kwargs={"poll_interval": 0.05},
                 name=f"local-api:{port}",
                 daemon=True,
             )

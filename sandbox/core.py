@@ -133,8 +133,33 @@ class _CurrentStdout(io.TextIOBase):
         return sys.stdout.write(text)
 
 
+def _share_botocore_loader() -> None:
+    """Every boto3 session the process creates reads service models through one botocore Loader.
+
+    A new Session otherwise parses the JSON service models again (~0.2 s per service per session), and
+    the sandbox, Steward's adapters and the tests create many sessions. The models are read-only data, so
+    sharing the Loader changes nothing but time. Event handlers stay per session (the call counter and
+    fault injection rely on that).
+    """
+    import botocore.loaders
+    import botocore.session
+
+    if getattr(botocore.session, "_steward_shared_loader", False):
+        return
+    loaders: dict[Any, Any] = {}
+    create = botocore.loaders.create_loader
+
+    def shared(search_path_string: Any = None) -> Any:
+        if search_path_string not in loaders:
+            loaders[search_path_string] = create(search_path_string)
+        return loaders[search_path_string]
+
+    botocore.session.create_loader = shared  # type: ignore[assignment]
+    botocore.session._steward_shared_loader = True  # type: ignore[attr-defined]
+
+
 class Sandbox:
-    """Steward on the embedded AWS. Use as a context manager; see DESIGN.md for the public API."""
+    """Steward on the embedded AWS. Use as a context manager; README "The sandbox" is its public API."""
 
     def __init__(
         self,
@@ -206,6 +231,7 @@ class Sandbox:
         os.environ.pop("AWS_ENDPOINT_URL", None)
         from moto import mock_aws
 
+        _share_botocore_loader()
         self._mock = mock_aws()
         self._mock.start()
         self._serialize_moto()
@@ -441,7 +467,7 @@ class Sandbox:
             self._drain(1000)
 
     def lineage(self, id: str | None = None, direction: str = "downstream", depth: int = 5) -> dict[str, Any]:
-        """The lineage graph (DESIGN.md format): everything, or a walk from `id`."""
+        """The lineage graph (the graph JSON of README "Lineage store"): everything, or a walk from `id`."""
         from steward.lineage import query
 
         store = self.lineage_store()

@@ -29,6 +29,7 @@ from typing import Any, TextIO
 
 from sandbox.core import REPO_ROOT, Sandbox
 from sandbox.replay import create_sagemaker_resources, load_events
+from steward.cli.render import clip
 
 EVENTS = REPO_ROOT / "events"
 ACCOUNT, REGION = "123456789012", "us-east-1"
@@ -141,7 +142,7 @@ def _setup(sb: Sandbox, say: Narrator) -> None:
 def _act_one(sb: Sandbox, say: Narrator) -> list[dict[str, Any]]:
     from sandbox.story import CANDIDATE, JOB_FAILURE, STORY, replay
 
-    say.act("Act 1 — early November, replayed: the events Steward saw, in order")
+    say.act("Act 1 — early November, replayed: the events Steward saw, in the order they happened")
     # The recorded monitoring findings are left for act 2, where they happen live on today's version.
     live_later = ("CloudWatch Alarm State Change",)
     events = [
@@ -149,6 +150,7 @@ def _act_one(sb: Sandbox, say: Narrator) -> list[dict[str, Any]]:
         for e in load_events([STORY, CANDIDATE, JOB_FAILURE])
         if e["detail-type"] not in live_later and "model-monitoring-" not in json.dumps(e.get("resources"))
     ]
+    events.sort(key=lambda e: _when(e["time"]))  # stable: the story's same-second events keep their order
     say.say(f"{len(events)} SageMaker and CloudWatch events through the template's rules:")
     return replay(sb, events, say.out)
 
@@ -187,6 +189,10 @@ def _act_two(sb: Sandbox, say: Narrator, interactive: bool) -> dict[str, Any]:
         say.say(f"\nOpen this link in your browser and decide:\n   {link}\n   (waiting for a decision…)")
         while _request_for(sb, v5)["status"] == "pending":
             time.sleep(1)
+        # The request is decided before the registry is written: read the registry once it has followed.
+        deadline = time.monotonic() + 30
+        while _status(sb, v5) == "PendingManualApproval" and time.monotonic() < deadline:
+            time.sleep(0.2)
     else:
         outcome = _post_decision(
             link, page["body"], "approve", "Holdout AUC up 2 points; drift checks clean."
@@ -308,7 +314,9 @@ def _monitoring(sb: Sandbox, say: Narrator) -> dict[str, Any]:
     base = json.loads((EVENTS / "monitoring" / "completed_with_violations.json").read_text())
     old_name = base["detail"]["ProcessingJobName"]
     name = f"model-monitoring-{stamp}-{secrets.token_hex(12)}"
-    now = datetime.now(UTC)
+    # The window's end is written in whole seconds: round up, so a deployment that ended earlier in this
+    # second is inside the window (rounding down attributed the result to the version served before).
+    now = (datetime.now(UTC) + timedelta(seconds=1)).replace(microsecond=0)
     hour, before = now.strftime("%Y/%m/%d/%H"), (now - timedelta(hours=1)).strftime("%Y/%m/%d/%H")
     text = (
         json.dumps(base)
@@ -331,7 +339,7 @@ def _monitoring(sb: Sandbox, say: Narrator) -> dict[str, Any]:
     alarm["id"], alarm["time"] = str(uuid.uuid4()), _now()
     if isinstance(alarm.get("detail", {}).get("state"), dict):
         alarm["detail"]["state"]["timestamp"] = _now()
-    sent = len(sb.outbox)
+    sent = sum(m["channel"] == "email" for m in sb.outbox)
     results = sb.put_events([execution, alarm])
     for event, result in zip((execution, alarm), results, strict=True):
         outcome = "; ".join(
@@ -339,11 +347,8 @@ def _monitoring(sb: Sandbox, say: Narrator) -> dict[str, Any]:
             for t in result["targets"]
         )
         say.say(f"{event['detail-type']}: {outcome}")
-    alerts = [
-        m
-        for m in sb.outbox[sent:]
-        if m["channel"] == "email" and ("Monitor" in m["subject"] or "Alarm" in m["subject"])
-    ]
+    emails = [m for m in sb.outbox if m["channel"] == "email"]  # the outbox lists Slack, then emails
+    alerts = [m for m in emails[sent:] if "Monitor" in m["subject"] or "Alarm" in m["subject"]]
     for message in alerts:
         say.say(f"alert → {message['to']}: {message['subject']}")
     from steward.cli import main as steward
@@ -422,6 +427,10 @@ def _questions(sb: Sandbox, say: Narrator, live: dict[str, Any]) -> None:
             f"{(d.get('startedAt') or '?')[:19]:<20} {d['outcome']:<12} {versions:<5} "
             f"{d['endpointConfigName']}{who}"
         )
+    from steward.cli.commands import compare_text
+
+    say.step("What differs between the version rolled back to (v3) and the one rolled back from (v5)?")
+    say.say(compare_text(api.compare(f"{ARN}:model-package/{GROUP}/3", live["v5"])))
 
 
 # --- helpers ----------------------------------------------------------------------------------------
@@ -492,7 +501,7 @@ def _status(sb: Sandbox, package: str) -> str:
 
 def _description(sb: Sandbox, package: str) -> str:
     described = sb.client("sagemaker").describe_model_package(ModelPackageName=package)
-    return str(described.get("ApprovalDescription", ""))[:160]
+    return clip(described.get("ApprovalDescription", ""), 160)
 
 
 def _link_from_email(sb: Sandbox, to: str, package: str) -> str:
@@ -634,4 +643,18 @@ def run_demo(out: TextIO | None = None, interactive: bool = False) -> int:
         for name, ok in checks.items():
             say.say(f"{'✔' if ok else '✘'} {name}")
         say.say(f"{len(sb.outbox)} notifications delivered; {elapsed:.1f} s")
+        if interactive:
+            _stay_up(sb, say)
     return 0 if all(checks.values()) else 1
+
+
+def _stay_up(sb: Sandbox, say: Narrator) -> None:
+    """--interactive: the story is told; the sandbox and its API stay up for you until Ctrl-C."""
+    with contextlib.suppress(KeyboardInterrupt):  # from here on, Ctrl-C is the way out
+        say.say(
+            f"\nThe local API stays up: {sb.api_url}  (try: steward approvals --api-url {sb.api_url};"
+            f" steward deployments churn-prod --api-url {sb.api_url})\nCtrl-C to stop."
+        )
+        say.out.flush()
+        while True:
+            time.sleep(3600)

@@ -35,8 +35,9 @@ _SHORT_TYPES = {
 }
 
 
-def describe_event(event: dict[str, Any]) -> str:
-    """`<kind> <name> → <status>` from the raw event, for the narrative."""
+def describe_event(event: dict[str, Any], width: int | None = None) -> str:
+    """`<kind> <name> → <status>` from the raw event, for the narrative; within `width` by shortening
+    the name in the middle (marked "…"), never the status."""
     d = event.get("detail") or {}
     kind = _SHORT_TYPES.get(str(event.get("detail-type")), str(event.get("detail-type")))
     name = (
@@ -61,7 +62,13 @@ def describe_event(event: dict[str, Any]) -> str:
         or d.get("EndpointStatus")
         or (d.get("state") or {}).get("value")
     )
-    return f"{kind} {name} → {status}"
+    text = f"{kind} {name} → {status}"
+    if width is not None and len(text) > width:
+        from steward.cli.render import clip_middle
+
+        room = max(width - len(f"{kind}  → {status}"), 8)
+        text = f"{kind} {clip_middle(name, room)} → {status}"
+    return text
 
 
 def outcome_text(result: dict[str, Any]) -> str:
@@ -88,7 +95,7 @@ def replay(
             when = str(event.get("time", ""))[:19].replace("T", " ")
             ok = all(t["ok"] for t in result["targets"])
             mark = "✔" if ok and result["targets"] else ("·" if ok else "✘")
-            out.write(f"{i:3d} {mark} {when}  {describe_event(event):<70.70} {outcome_text(result)}\n")
+            out.write(f"{i:3d} {mark} {when}  {describe_event(event, 70):<70} {outcome_text(result)}\n")
     return results
 
 
@@ -117,26 +124,69 @@ def run_replay(paths: list[str], as_json: bool, setup: str | None, out: TextIO |
 
 
 @contextlib.contextmanager
-def loaded_sandbox(paths: list[str], setup: str | None, api_port: int = 0) -> Iterator[Sandbox]:
-    """A sandbox with its API up, after replaying `paths` (and creating `setup`'s SageMaker resources)."""
+def loaded_sandbox(
+    paths: list[str], setup: str | None, api_port: int = 0, out: TextIO | None = None
+) -> Iterator[Sandbox]:
+    """A sandbox with its API up, after replaying `paths` (and creating `setup`'s SageMaker resources).
+    Deliveries that failed are reported on `out` (stderr by default): an answer built on a partial replay
+    says so instead of looking complete."""
     events = load_events(list(paths))
     with Sandbox(api_port=api_port) as sb:
         if setup:
             create_sagemaker_resources(sb.client("sagemaker"), json.loads(Path(setup).read_text()))
-        sb.put_events(events)
+        results = sb.put_events(events)
+        _report_failures(events, results, out or sys.stderr)
         yield sb
+
+
+def _report_failures(events: list[dict[str, Any]], results: list[dict[str, Any]], out: TextIO) -> int:
+    failed = [
+        (event, target)
+        for event, result in zip(events, results, strict=True)
+        for target in result["targets"]
+        if not target["ok"]
+    ]
+    refused = [(event, result) for event, result in zip(events, results, strict=True) if result.get("error")]
+    for event, target in failed:
+        out.write(
+            f"replay: {describe_event(event, 70)}: {target['function']} failed: {target.get('error')}\n"
+        )
+    for event, result in refused:
+        out.write(
+            f"replay: {describe_event(event, 70)}: refused by PutEvents: {result['error']['message']}\n"
+        )
+    if failed or refused:
+        out.write(
+            f"replay: {len(failed)} failed deliveries and {len(refused)} refused events of {len(events)}; "
+            "answers below lack what they would have recorded\n"
+        )
+    return len(failed) + len(refused)
 
 
 def run_serve(paths: list[str], setup: str | None, port: int, out: TextIO | None = None) -> int:
     out = out or sys.stdout
-    with loaded_sandbox(paths, setup, port) as sb:
-        out.write(f"Steward sandbox API: {sb.api_url}\n")
-        out.write(
-            f"  export STEWARD_API_URL={sb.api_url}   # then: steward lineage ARN, steward deployments NAME\n"
+    with loaded_sandbox(paths, setup, port, out) as sb:
+        nodes = sb.lineage()["nodes"]
+        out.write(f"Steward sandbox API: {sb.api_url}   ({len(paths)} files replayed, {len(nodes)} nodes)\n")
+        out.write(f"  export STEWARD_API_URL={sb.api_url}\n")
+        endpoint = next((n for n in nodes if n["kind"] == "endpoint"), None)
+        packages = sorted(
+            (n for n in nodes if n["kind"] == "model-package"),
+            key=lambda n: (n.get("status") == "Approved", len(n["id"]), n["id"]),  # the newest approved
         )
-        out.write("Ctrl-C to stop.\n")
-        out.flush()
-        with contextlib.suppress(KeyboardInterrupt):
+        package = packages[-1] if packages else None
+        start = endpoint or package or (nodes[0] if nodes else None)
+        if start is not None:
+            out.write(f"  steward lineage {start['id']} --upstream\n")
+        if endpoint is not None:
+            out.write(f"  steward deployments {endpoint['name']}\n")
+        if package is not None and package is not start:
+            out.write(f"  steward lineage {package['id']}\n")
+        if start is None:
+            out.write("  (nothing recorded yet: replay event files, e.g. events/story_churn.jsonl)\n")
+        with contextlib.suppress(KeyboardInterrupt):  # from here on, Ctrl-C is the way out
+            out.write("Ctrl-C to stop.\n")
+            out.flush()
             while True:
                 time.sleep(3600)
     return 0
@@ -144,6 +194,8 @@ def run_serve(paths: list[str], setup: str | None, port: int, out: TextIO | None
 
 def _show_outbox(sb: Sandbox, out: TextIO) -> None:
     """What people were told, and the messages written out to read (emails as .eml and .html)."""
+    from steward.cli.render import clip
+
     outbox = sb.outbox
     out.write(f"\nNotifications delivered ({len(outbox)}), written to {OUTBOX_DIR}/:\n")
     OUTBOX_DIR.mkdir(exist_ok=True)
@@ -151,7 +203,7 @@ def _show_outbox(sb: Sandbox, out: TextIO) -> None:
         if old.is_file():
             old.unlink()
     for i, message in enumerate(outbox, 1):
-        out.write(f"   {message['channel']:<7} → {message['to']:<28} {str(message.get('subject'))[:90]}\n")
+        out.write(f"   {message['channel']:<7} → {message['to']:<28} {clip(message.get('subject'), 90)}\n")
         stem = OUTBOX_DIR / f"{i:02d}-{message['channel']}"
         if message["channel"] == "email" and message.get("raw"):
             stem.with_suffix(".eml").write_text(message["raw"])

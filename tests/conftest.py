@@ -25,7 +25,6 @@ os.environ.pop("AWS_PROFILE", None)
 
 REPO = Path(__file__).resolve().parent.parent
 EVENTS = REPO / "events"
-SHARED_EVENTS = REPO.parent / "shared" / "events"
 
 
 def load(relative: str) -> dict[str, Any]:

@@ -277,7 +277,9 @@ def _volatile(value: Any, since: datetime) -> bool:
         stamp = parse_timestamp(value)
     except ValueError:
         return False
-    return stamp is not None and stamp >= since
+    # Times are stored at SageMaker's precision (often whole seconds): a write in the run's first second
+    # reads as earlier than `since` itself, so compare from the start of that second.
+    return stamp is not None and stamp >= since.replace(microsecond=0)
 
 
 def lineage_view(graph: dict[str, Any], since: datetime | None) -> dict[str, Any]:

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from sandbox.patterns import PatternError, matches, validate_pattern
-from tests.conftest import SHARED_EVENTS
+from tests.conftest import EVENTS
 
-UPDATING = SHARED_EVENTS / "endpoint" / "updating.json"
+UPDATING = EVENTS / "endpoint" / "updating.json"
 
 
 def event(**detail: Any) -> dict[str, Any]:
@@ -321,8 +321,6 @@ def test_matches(pattern: dict[str, Any], evt: dict[str, Any], expected: bool) -
 
 @pytest.fixture(scope="module")
 def updating() -> dict[str, Any]:
-    if not UPDATING.exists():
-        pytest.skip(f"{UPDATING} is not present")
     return json.loads(UPDATING.read_text())
 
 

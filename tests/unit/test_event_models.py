@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -12,7 +13,7 @@ from steward.errors import InvalidEventError, UnsupportedEventError
 from steward.events import EVENT_MODELS, parse_event
 from steward.events import models as ev
 from steward.events.normalize import normalize_tags, parse_timestamp, pascal_status
-from tests.conftest import SHARED_EVENTS, all_event_files, load, story
+from tests.conftest import EVENTS, all_event_files, load, story
 
 
 @pytest.mark.parametrize("path", all_event_files(), ids=lambda p: f"{p.parent.name}/{p.name}")
@@ -27,14 +28,17 @@ def test_every_fixture_parses_into_its_model(path):
     assert parsed.time.tzinfo is not None
 
 
-def test_project_fixtures_are_the_shared_ones():
-    shared = (
-        {p.relative_to(SHARED_EVENTS) for p in SHARED_EVENTS.glob("*/*.json")}
-        if SHARED_EVENTS.exists()
-        else set()
-    )
-    ours = {p.relative_to(p.parent.parent) for p in all_event_files()}
-    assert shared <= ours
+def test_every_fixture_has_its_provenance_in_the_events_readme():
+    # Given the provenance table of events/README.md ("| `path` | origin |")
+    readme = (EVENTS / "README.md").read_text().split("\n## Provenance\n", 1)[1]
+    listed = set(re.findall(r"^\| `([^`]+)` \| \S", readme, flags=re.MULTILINE))
+    # When it is compared with the files of the folder
+    present = {
+        p.relative_to(EVENTS).as_posix() for p in EVENTS.rglob("*") if p.is_file() and p.name != "README.md"
+    }
+    # Then each file is listed once, and nothing listed is missing
+    assert present - listed == set(), "files without provenance in events/README.md"
+    assert listed - present == set(), "provenance rows for files that do not exist"
 
 
 def test_story_is_31_events_in_delivery_order():

@@ -1,4 +1,4 @@
-"""The policy document (DESIGN.md "Policy"): one validated model, a default entry and one per model group.
+"""The policy document (README "Policy"): one validated model, a default entry and one per model group.
 
 Loaded from, in order: STEWARD_POLICY_JSON (the sandbox, tests), the SSM parameter named by
 POLICY_PARAMETER (Powertools Parameters, cached), else the default shipped with the layer. A bad
@@ -23,6 +23,98 @@ class PolicyError(ValueError):
     def __init__(self, errors: list[str]) -> None:
         self.errors = errors
         super().__init__("invalid policy: " + "; ".join(errors))
+
+
+# --- rules across fields, written once ---------------------------------------------------------------
+# pydantic runs a model's own checks only once all its fields are valid, so `steward policy validate` would
+# name a cross-field problem only after the field errors were fixed. Each rule is a plain function: the
+# models call it, and parse_policy also runs it over the raw document when validation fails, so one run
+# reports every problem.
+
+
+def threshold_problem(low: Any, high: Any) -> str | None:
+    if low is None and high is None:
+        return "a threshold needs min and/or max"
+    if _number(low) and _number(high) and low > high:
+        return "min is above max"
+    return None
+
+
+def quorum_problem(quorum: Any, approvers: int) -> str | None:
+    if isinstance(quorum, int) and quorum > approvers:
+        return f"quorum {quorum} is more than the {approvers} approvers"
+    return None
+
+
+def stages_problem(names: list[Any], endpoints: list[Any]) -> str | None:
+    if len(names) != len(set(names)):
+        return "stage names must be unique"
+    if len(endpoints) != len(set(endpoints)):
+        return "each stage needs its own endpoint"
+    return None
+
+
+def retraining_problem(enabled: Any, pipeline: Any) -> str | None:
+    return "pipeline: required when retraining is enabled" if enabled is True and not pipeline else None
+
+
+def route_problems(group: str, severity: str, digest: Any, webhooks: list[Any], defined: Any) -> list[str]:
+    found = []
+    if digest is True and severity == "critical":
+        found.append(f"groups.{group}.notifications.critical.digest: critical is never held back")
+    found.extend(
+        f"groups.{group}.notifications.{severity}.webhooks: no webhook {name!r}"
+        for name in webhooks
+        if name not in defined
+    )
+    return found
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _raw_cross_field_problems(document: dict[str, Any]) -> list[str]:
+    """The rules above over a document that did not validate: whatever parts have the right shape."""
+
+    def mapping(value: Any) -> dict[str, Any]:
+        return value if isinstance(value, dict) else {}
+
+    def items(value: Any) -> list[Any]:
+        return value if isinstance(value, list) else []
+
+    found: list[str] = []
+    groups = mapping(document.get("groups"))
+    entries = [("default", "default", document.get("default"))]
+    entries += [(f"groups.{name}", name, entry) for name, entry in groups.items()]
+    defined = mapping(document.get("webhooks"))
+    for where, name, raw in entries:
+        entry = mapping(raw)
+        approval = mapping(entry.get("approval"))
+        if approval:
+            quorum = quorum_problem(approval.get("quorum", 1), len(items(approval.get("approvers"))))
+            if quorum:
+                found.append(f"{where}.approval: Value error, {quorum}")
+            thresholds = mapping(mapping(approval.get("gate")).get("thresholds"))
+            for metric, raw_bound in thresholds.items():
+                bound = mapping(raw_bound)
+                problem = threshold_problem(bound.get("min"), bound.get("max"))
+                if problem:
+                    found.append(f"{where}.approval.gate.thresholds.{metric}: Value error, {problem}")
+        stages = [mapping(stage) for stage in items(entry.get("stages"))]
+        staged = stages_problem([s.get("name") for s in stages], [s.get("endpoint") for s in stages])
+        if staged:
+            found.append(f"{where}: Value error, {staged}")
+        retraining = mapping(mapping(entry.get("monitoring")).get("retraining"))
+        retrain = retraining_problem(retraining.get("enabled"), retraining.get("pipeline"))
+        if retrain:
+            found.append(f"{where}.monitoring.retraining: Value error, {retrain}")
+        for severity in ("info", "warning", "critical"):
+            route = mapping(mapping(entry.get("notifications")).get(severity))
+            webhooks = [w for w in items(route.get("webhooks")) if isinstance(w, str)]
+            for problem in route_problems(name, severity, route.get("digest"), webhooks, defined):
+                found.append(f"(document): Value error, {problem}")
+    return found
 
 
 class Severity(StrEnum):
@@ -111,10 +203,9 @@ class Threshold(Strict):
 
     @model_validator(mode="after")
     def _one_bound(self) -> Threshold:
-        if self.min is None and self.max is None:
-            raise ValueError("a threshold needs min and/or max")
-        if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError("min is above max")
+        problem = threshold_problem(self.min, self.max)
+        if problem:
+            raise ValueError(problem)
         return self
 
 
@@ -144,8 +235,9 @@ class ApprovalPolicy(Strict):
 
     @model_validator(mode="after")
     def _quorum_reachable(self) -> ApprovalPolicy:
-        if self.quorum > len(self.approvers):
-            raise ValueError(f"quorum {self.quorum} is more than the {len(self.approvers)} approvers")
+        problem = quorum_problem(self.quorum, len(self.approvers))
+        if problem:
+            raise ValueError(problem)
         return self
 
     def approver(self, who: str) -> Approver | None:
@@ -210,8 +302,9 @@ class Retraining(Strict):
 
     @model_validator(mode="after")
     def _pipeline_when_enabled(self) -> Retraining:
-        if self.enabled and not self.pipeline:
-            raise ValueError("pipeline: required when retraining is enabled")
+        problem = retraining_problem(self.enabled, self.pipeline)
+        if problem:
+            raise ValueError(problem)
         return self
 
 
@@ -233,12 +326,9 @@ class GroupPolicy(Strict):
 
     @model_validator(mode="after")
     def _unique_stages(self) -> GroupPolicy:
-        names = [s.name for s in self.stages]
-        if len(names) != len(set(names)):
-            raise ValueError("stage names must be unique")
-        endpoints = [s.endpoint for s in self.stages]
-        if len(endpoints) != len(set(endpoints)):
-            raise ValueError("each stage needs its own endpoint")
+        problem = stages_problem([s.name for s in self.stages], [s.endpoint for s in self.stages])
+        if problem:
+            raise ValueError(problem)
         return self
 
     pipelines: list[str] = Field(
@@ -298,19 +388,15 @@ class Policy(Strict):
 
     @model_validator(mode="after")
     def _webhooks_exist(self) -> Policy:
-        for group, entry in [("default", self.default), *self.groups.items()]:
-            routes = entry.notifications
-            for severity in Severity:
-                route = routes.for_severity(severity) if routes else None
-                if route is not None and route.digest and severity is Severity.CRITICAL:
-                    raise ValueError(
-                        f"groups.{group}.notifications.critical.digest: critical is never held back"
-                    )
-                for name in route.webhooks if route else []:
-                    if name not in self.webhooks:
-                        raise ValueError(
-                            f"groups.{group}.notifications.{severity.value}.webhooks: no webhook {name!r}"
-                        )
+        problems = [
+            problem
+            for group, entry in [("default", self.default), *self.groups.items()]
+            for severity in Severity
+            if entry.notifications and (route := entry.notifications.for_severity(severity))
+            for problem in route_problems(group, severity.value, route.digest, route.webhooks, self.webhooks)
+        ]
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
 
@@ -332,12 +418,19 @@ def parse_policy(document: Any) -> Policy:
     try:
         return Policy.model_validate(document)
     except ValidationError as exc:
-        raise PolicyError(
-            [
-                f"{'.'.join(str(p) for p in e['loc']) or '(document)'}: {e['msg']}"
-                for e in exc.errors(include_url=False)
-            ]
-        ) from None
+        errors = [
+            f"{'.'.join(str(p) for p in e['loc']) or '(document)'}: {e['msg']}"
+            for e in exc.errors(include_url=False)
+        ]
+        reported = "\n".join(errors)
+        # Cross-field rules of the parts pydantic did not get to check (a model with a bad field skips its
+        # own checks), so one run names every problem. Ones pydantic already named are not repeated.
+        for problem in _raw_cross_field_problems(document):
+            text = problem.split(": Value error, ", 1)[1]
+            if text not in reported:
+                errors.append(problem)
+                reported += "\n" + text
+        raise PolicyError(errors) from None
 
 
 @lru_cache(maxsize=1)

@@ -53,8 +53,12 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915 (one statement per op
     compare.add_argument("--json", action="store_true")
     add_target_options(compare)
 
-    approvals = commands.add_parser("approvals", help="approval requests waiting for a decision")
-    approvals.add_argument("--pending", action="store_true", help="only pending ones (the default)")
+    approvals = commands.add_parser(
+        "approvals", help="approval requests waiting for a decision (decided ones: steward lineage PACKAGE)"
+    )
+    # Only pending requests are listed (decided ones are in the version's lineage: `steward lineage ARN`);
+    # --pending is accepted for scripts written against the first release, and says nothing more.
+    approvals.add_argument("--pending", action="store_true", help=argparse.SUPPRESS)
     approvals.add_argument("--json", action="store_true")
     add_target_options(approvals)
     for verb in ("approve", "reject"):

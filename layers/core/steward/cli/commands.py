@@ -14,6 +14,7 @@ from typing import Any
 
 from steward.cli import render
 from steward.cli.remote import ApiError, StewardApi
+from steward.cli.render import clip
 
 
 def add_target_options(parser: argparse.ArgumentParser) -> None:
@@ -172,7 +173,7 @@ def notifications(args: argparse.Namespace) -> int:
     for item in answer["items"]:
         print(
             f"  {item.get('time', ''):<32} {item.get('status', ''):<13} {item.get('channel', ''):<8} "
-            f"{str(item.get('recipient', ''))[:30]:<30} {str(item.get('subject', ''))[:60]}"
+            f"{clip(item.get('recipient', ''), 30):<30} {clip(item.get('subject', ''), 60)}"
         )
         if item.get("error"):
             print(f"      error: {item['error']}")
@@ -203,10 +204,10 @@ def monitoring_text(answer: dict[str, Any]) -> str:
         rows.append(f"  {item['time']:<28} {versions:<18} {what}")
         for violation in (item.get("violations") or [])[:5]:
             rows.append(
-                f"      {violation['feature']} — {violation['check']}: {str(violation['description'])[:80]}"
+                f"      {violation['feature']} — {violation['check']}: {clip(violation['description'], 80)}"
             )
         if item.get("problem") and item.get("result") != "clean":
-            rows.append(f"      {str(item['problem'])[:160]}")
+            rows.append(f"      {clip(item['problem'], 160)}")
         retraining = item.get("retraining")
         if retraining:
             rows.append(
@@ -277,7 +278,7 @@ def compare_text(answer: dict[str, Any]) -> str:
             for item in diff["onlyB"]:
                 rows.append(f"  {diff['field']:<20} only {b}: {item}")
         else:
-            rows.append(f"  {diff['field']:<20} {a}: {diff['a']!s:<40.80} {b}: {diff['b']!s:.80}")
+            rows.append(f"  {diff['field']:<20} {a}: {clip(diff['a'], 80):<40} {b}: {clip(diff['b'], 80)}")
     return "\n".join(rows)
 
 

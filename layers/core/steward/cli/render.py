@@ -17,6 +17,21 @@ _BADGES = {
 }
 
 
+def clip(text: object, width: int) -> str:
+    """`text` in at most `width` characters; a cut one ends with "…" so a reader knows it was cut."""
+    value = str(text)
+    return value if len(value) <= width else value[: max(width - 1, 0)] + "…"
+
+
+def clip_middle(text: object, width: int) -> str:
+    """Like clip, cutting the middle: names keep their distinctive start and end (job name suffixes)."""
+    value = str(text)
+    if len(value) <= width:
+        return value
+    keep = max(width - 1, 2)
+    return value[: (keep + 1) // 2] + "…" + value[len(value) - keep // 2 :]
+
+
 def label(node: dict[str, Any]) -> str:
     status = node.get("status")
     badge = f" [{status}]" if status else ""
@@ -83,10 +98,14 @@ def tree(graph: dict[str, Any], roots: list[str] | None = None, direction: str =
     ) -> None:
         node = nodes.get(node_id, {"id": node_id, "kind": "unknown", "name": node_id})
         connector = "" if top else ("└─" if last else "├─")
-        rel = f"{relation} → " if relation else ""
         elsewhere = home.get(node_id) != parent or node_id in shown
         marker = ("  (↑ above)" if node_id in shown else "  (↓ below)") if elsewhere else ""
-        lines.append(f"{prefix}{connector}{rel}{label(node)}{marker}")
+        if not relation:
+            lines.append(f"{prefix}{connector}{label(node)}{marker}")
+        elif direction == "downstream":  # the parent <relation> this node: "├─configures → endpoint"
+            lines.append(f"{prefix}{connector}{relation} → {label(node)}{marker}")
+        else:  # upstream: this node <relation> the parent: "├─endpoint-config: c ─configures→"
+            lines.append(f"{prefix}{connector}{label(node)} ─{relation}→{marker}")
         if elsewhere:
             return
         shown.add(node_id)

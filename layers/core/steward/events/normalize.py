@@ -1,4 +1,4 @@
-"""SageMaker's event quirks, normalised once at the edge (DESIGN.md "facts that bite").
+"""SageMaker's event quirks, normalised once at the edge (README "The events, and the quirks handled once at the edge").
 
 - timestamps: epoch-millis strings, integers or floats, ISO-8601 with `Z` or `+0000`, or null;
 - endpoint statuses: `IN_SERVICE` in events, `InService` in the Describe APIs;

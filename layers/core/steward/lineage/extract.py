@@ -1,6 +1,6 @@
 """Pure translation of one parsed event into the lineage it states (no I/O).
 
-Links come from facts the events carry (DESIGN.md "Lineage"): equal S3 URIs are one dataset node;
+Links come from facts the events carry (README "Lineage recording"): equal S3 URIs are one dataset node;
 `ModelArtifacts.S3ModelArtifacts` is the package container's `ModelDataUrl`; a pipeline execution ARN
 in step events, `MetadataProperties.GeneratedBy` or the `sagemaker:pipeline-execution-arn` tag ties
 what it generated. Endpoint → config → model → package links come from SageMaker and are passed in as

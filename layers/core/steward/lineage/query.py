@@ -44,7 +44,7 @@ def walk(
     depth: int = 5,
     stats: WalkStats | None = None,
 ) -> dict[str, Any]:
-    """The subgraph reachable from `node_id` within `depth` hops, as the graph JSON of DESIGN.md.
+    """The subgraph reachable from `node_id` within `depth` hops, as the graph JSON of README "Lineage store".
 
     An S3 URI that is not itself a node resolves to the datasets under it (a prefix). Raises
     NotFoundError when nothing matches.
