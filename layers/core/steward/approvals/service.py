@@ -149,6 +149,7 @@ def open_request(
         deps.lineage, deps.reports, group_arn, package.lower(), production_endpoint, now
     )
     gate = evaluate(metrics, production, approval.gate)
+    registrant = d.created_by.identities if d.created_by else []
     containers = d.inference_specification.containers if d.inference_specification else []
     request = ApprovalRequest(
         id=request_id,
@@ -158,9 +159,10 @@ def open_request(
         artifact_uri=next((c.model_data_url for c in containers if c.model_data_url), None),
         image_digests=[c.image_digest for c in containers if c.image_digest],
         registered_by=(d.created_by.who if d.created_by else None),
+        registrant_identities=registrant,
         description=d.model_package_description,
         target_stages=[_stage_line(s) for s in stages],
-        **_rules(approval, d.created_by.who if d.created_by else None, now),
+        **_rules(approval, registrant, now),
         gate=gate,
         metrics=metrics,
         production_metrics=production,
@@ -224,10 +226,13 @@ def open_request(
     }
 
 
-def eligible(approval: ApprovalPolicy, registrant: str | None) -> list[str]:
-    """Approvers who may decide: not excluded, not the registrant (separation of duties)."""
+def eligible(approval: ApprovalPolicy, registrant: list[str]) -> list[str]:
+    """Approvers who may decide: not excluded, and none of the registrant's identities (separation of
+    duties: a Studio profile and an IAM identity reported together are both the registrant)."""
     excluded = {e.lower() for e in approval.excluded}
-    return [a.email for a in approval.approvers if a.email not in excluded and not a.is_identity(registrant)]
+    return [
+        a.email for a in approval.approvers if a.email not in excluded and not a.is_any_identity(registrant)
+    ]
 
 
 def link_for(request: ApprovalRequest, approver: str, deps: Deps) -> str:
@@ -241,8 +246,9 @@ def _facts(request: ApprovalRequest) -> list[Fact]:
     facts = [Fact(label="Version", value=f"{request.group} v{request.version}")]
     if request.gate:
         facts.append(Fact(label="Quality gate", value=request.gate.summary()[:1000]))
-    if request.registered_by:
-        facts.append(Fact(label="Registered by", value=request.registered_by))
+    if request.registered_by or request.registrant_identities:
+        shown = ", ".join(request.registrant_identities) or str(request.registered_by)
+        facts.append(Fact(label="Registered by", value=shown))
     facts.append(Fact(label="Decide before", value=request.expires_at.strftime("%Y-%m-%d %H:%M UTC")))
     return facts
 
@@ -719,7 +725,7 @@ def open_stage_request(
     if approval is None:
         why = f"stage {stage} needs an approval but {group} has no approvers"
         return {"outcome": "waiting", "reason": why}
-    registrant = parent.registered_by if parent else None
+    registrant = (parent.registrant_identities or [parent.registered_by or ""]) if parent else []
     target = next((s for s in policy.stages(group) if s.name == stage), None)
     request = ApprovalRequest(
         id=ApprovalRequest.id_for(package_arn, stage),
@@ -728,7 +734,8 @@ def open_stage_request(
         version=parent.version if parent else None,
         artifact_uri=parent.artifact_uri if parent else None,
         image_digests=parent.image_digests if parent else [],
-        registered_by=registrant,
+        registered_by=parent.registered_by if parent else None,
+        registrant_identities=[who for who in registrant if who],
         description=f"Promote to {stage}: " + ((parent.description or "") if parent else ""),
         target_stages=[_stage_line(target)] if target else [stage],
         **_rules(approval, registrant, now),
@@ -771,10 +778,10 @@ def _stage_line(s: Any) -> str:
     return f"{s.name} → {s.endpoint} ({s.instance_type} x{s.instance_count}, {s.strategy}{own})"
 
 
-def _rules(approval: ApprovalPolicy, registrant: str | None, now: datetime) -> dict[str, Any]:
+def _rules(approval: ApprovalPolicy, registrant: list[str], now: datetime) -> dict[str, Any]:
     """The policy's rules a request keeps (who may decide, how many, until when), fixed when it opens."""
     return {
-        "approvers": eligible(approval, registrant),
+        "approvers": eligible(approval, [who for who in registrant if who]),
         "slack_ids": {a.email: a.slack_user_id for a in approval.approvers if a.slack_user_id},
         "quorum": approval.quorum,
         "excluded": approval.excluded,

@@ -46,6 +46,11 @@ def parse_event(raw: Any) -> StewardEvent:
         if not isinstance(detail_type, str):
             raise InvalidEventError(None, [{"field": "detail-type", "message": "missing or not a string"}])
         raise UnsupportedEventError(f"unsupported detail-type {detail_type[:100]!r}")
+    from steward.events.identifiers import identifier_problems, raw_text_problems
+
+    unencodable = raw_text_problems(raw, _MAX_ERRORS)
+    if unencodable:
+        raise InvalidEventError(detail_type, unencodable)
     try:
         parsed = model.model_validate(raw)
     except ValidationError as exc:
@@ -63,6 +68,9 @@ def parse_event(raw: Any) -> StewardEvent:
     too_long = oversized(parsed)  # ids become store keys: bounded, see limits.py
     if too_long:
         raise InvalidEventError(detail_type, too_long[:_MAX_ERRORS])
+    malformed = identifier_problems(parsed)
+    if malformed:
+        raise InvalidEventError(detail_type, malformed[:_MAX_ERRORS])
     return parsed  # type: ignore[return-value]
 
 

@@ -343,6 +343,22 @@ class UserContext(Pascal):
         arn = (self.iam_identity or {}).get("Arn")
         return self.user_profile_name or (arn if isinstance(arn, str) else None)
 
+    @property
+    def identities(self) -> list[str]:
+        """Every identity SageMaker reports for the caller: a Studio profile and an IAM identity can come
+        together, and each is the same person (separation of duties checks them all). An assumed-role
+        session's name and a SourceIdentity are usually the person's own name or email."""
+        iam = self.iam_identity or {}
+        found = [self.user_profile_name, self.user_profile_arn, iam.get("Arn"), iam.get("SourceIdentity")]
+        arn = iam.get("Arn")
+        if isinstance(arn, str) and ":assumed-role/" in arn:
+            found.append(arn.rsplit("/", 1)[-1])  # arn:aws:sts::…:assumed-role/Role/<session name>
+        unique: dict[str, None] = {}
+        for value in found:
+            if isinstance(value, str) and value.strip():
+                unique.setdefault(value.strip(), None)
+        return list(unique)
+
 
 class ModelLifeCycle(Pascal):
     stage: str | None = None

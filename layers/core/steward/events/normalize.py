@@ -1,4 +1,4 @@
-"""SageMaker's event quirks, normalised once at the edge (README "The events, and the quirks handled once at the edge").
+"""SageMaker's event quirks, normalised once at the edge (README "The events, and the quirks handled…").
 
 - timestamps: epoch-millis strings, integers or floats, ISO-8601 with `Z` or `+0000`, or null;
 - endpoint statuses: `IN_SERVICE` in events, `InService` in the Describe APIs;
@@ -12,7 +12,7 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator
+from pydantic import AfterValidator, BeforeValidator
 
 # Epoch values above this are milliseconds (1e11 seconds is the year 5138).
 _MILLIS_THRESHOLD = 100_000_000_000
@@ -84,4 +84,27 @@ def normalize_s3_uri(uri: str) -> str:
 
 Timestamp = Annotated[datetime | None, BeforeValidator(parse_timestamp)]
 Tags = Annotated[dict[str, str], BeforeValidator(normalize_tags)]
-EndpointStatus = Annotated[str, BeforeValidator(pascal_status)]
+# DescribeEndpoint's EndpointStatus values (the events send them UPPER_SNAKE): anything else is not an
+# endpoint status, and recording it would move the node to a state SageMaker does not have.
+ENDPOINT_STATUSES = frozenset(
+    {
+        "OutOfService",
+        "Creating",
+        "Updating",
+        "SystemUpdating",
+        "RollingBack",
+        "InService",
+        "Deleting",
+        "Failed",
+        "UpdateRollbackFailed",
+    }
+)
+
+
+def known_endpoint_status(value: str) -> str:
+    if value not in ENDPOINT_STATUSES:
+        raise ValueError(f"not an endpoint status SageMaker has: {value[:40]!r}")
+    return value
+
+
+EndpointStatus = Annotated[str, BeforeValidator(pascal_status), AfterValidator(known_endpoint_status)]

@@ -1,4 +1,4 @@
-"""The lineage graph contract (README "Lineage store": graph JSON): nodes, edges, and what an event changes."""
+"""The lineage graph contract (README "Lineage store"): nodes, edges, and what an event changes."""
 
 from __future__ import annotations
 

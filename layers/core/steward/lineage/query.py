@@ -55,61 +55,83 @@ def walk(
     stats = stats or WalkStats()
     nodes: dict[str, dict[str, Any]] = {}
     edges: dict[tuple[str, str, str], dict[str, str]] = {}
-    frontier = [node_id.rstrip("/") if node_id.startswith("s3://") else node_id]
-    expanded: set[str] = set()
+    # S3 containment is followed one way per path: data written under a folder reaches readers of that
+    # folder and of what is inside it, but a walk that climbed from `day/a` to `day` must not come down
+    # into `day/a-other` (no data flows between siblings). A frontier entry says which ways it may still
+    # go: "any" (reached by a real edge), "up" (reached by climbing), "down" (reached by descending).
+    start = node_id.rstrip("/") if node_id.startswith("s3://") else node_id
+    frontier: list[tuple[str, str]] = [(start, "any")]
+    expanded: set[tuple[str, str]] = set()  # (id, "node" | "under" | "above") already asked
     with ThreadPoolExecutor(max_workers=16) as pool:
         for level in range(depth + 1):
-            frontier = [f for f in dict.fromkeys(frontier) if f not in expanded]
-            if not frontier:
+            tasks: list[tuple[str, str, Callable[[], Any]]] = []
+            for fid, way in dict.fromkeys(frontier):
+                wanted = ["node"]
+                if fid.startswith("s3://"):
+                    wanted += [
+                        w for w, allowed in (("under", way != "up"), ("above", way != "down")) if allowed
+                    ]
+                for what in wanted:
+                    if (fid, what) in expanded:
+                        continue
+                    expanded.add((fid, what))
+                    if level == depth:  # the last level: the nodes themselves, not their edges
+                        break
+                    if what == "node":
+                        tasks.append(("node", fid, partial(store.node_with_edges, fid, direction)))
+                    elif what == "under":
+                        tasks.append(("under", fid, partial(store.datasets_under, fid)))
+                    else:
+                        tasks.append(("above", fid, partial(store.get_nodes, s3_ancestors(fid))))
+            if level == depth:
+                last = [fid for fid, _ in dict.fromkeys(frontier) if fid not in nodes]
+                if last:
+                    stats.rounds += 1
+                    nodes.update(store.get_nodes(last))
+                break
+            if not tasks:
                 break
             stats.rounds += 1
-            if level == depth:  # the last level: the nodes themselves, not their edges
-                nodes.update(store.get_nodes([f for f in frontier if f not in nodes]))
-                break
-            tasks: list[tuple[str, str, Callable[[], Any]]] = []
-            for fid in frontier:
-                tasks.append(("node", fid, partial(store.node_with_edges, fid, direction)))
-                if fid.startswith("s3://"):
-                    # Data flows through folders both ways: a reader of a prefix reads what was written
-                    # under it, and a file sits in a folder a job wrote. Either direction finds both.
-                    tasks.append(("under", fid, partial(store.datasets_under, fid)))
-                    tasks.append(("above", fid, partial(store.get_nodes, s3_ancestors(fid))))
-            results = list(pool.map(_run, tasks))
-            next_frontier: list[str] = []
-            for task, fid, result in results:
-                expanded.add(fid)
-                if task == "node":
-                    node, found_edges = result
-                    if node is not None:
-                        nodes[fid] = node
-                    for edge in found_edges:
-                        edges[(edge["from"], edge["to"], edge["relation"])] = edge
-                        next_frontier.append(edge["from"] if direction == "upstream" else edge["to"])
-                elif task == "under":
-                    children = {n["id"]: n for n in result}
-                    known = set(children) | {fid}
-                    for child_id, child in children.items():
-                        if _nearest_ancestor(child_id, known) == fid:
-                            nodes.setdefault(child_id, child)
-                            edges[(fid, child_id, "contains")] = {
-                                "from": fid,
-                                "to": child_id,
-                                "relation": "contains",
-                            }
-                            next_frontier.append(child_id)
-                elif task == "above" and result:
-                    parent = _nearest_ancestor(fid, set(result))
-                    if parent:
-                        nodes.setdefault(parent, result[parent])
-                        edges[(parent, fid, "contains")] = {"from": parent, "to": fid, "relation": "contains"}
-                        next_frontier.append(parent)
-            frontier = next_frontier
+            frontier = _absorb(list(pool.map(_run, tasks)), direction, nodes, edges)
     if not nodes and not edges:
         raise NotFoundError(f"no lineage node {node_id!r}")
     return {
         "nodes": sorted(nodes.values(), key=lambda n: n["id"]),
         "edges": sorted(edges.values(), key=_edge_key),
     }
+
+
+def _absorb(
+    results: list[tuple[str, str, Any]],
+    direction: str,
+    nodes: dict[str, dict[str, Any]],
+    edges: dict[tuple[str, str, str], dict[str, str]],
+) -> list[tuple[str, str]]:
+    """One level's answers into the graph; the next frontier, each entry with the ways it may go on."""
+    next_frontier: list[tuple[str, str]] = []
+    for task, fid, result in results:
+        if task == "node":
+            node, found_edges = result
+            if node is not None:
+                nodes[fid] = node
+            for edge in found_edges:
+                edges[(edge["from"], edge["to"], edge["relation"])] = edge
+                next_frontier.append((edge["from"] if direction == "upstream" else edge["to"], "any"))
+        elif task == "under":
+            children = {n["id"]: n for n in result}
+            known = set(children) | {fid}
+            for child_id, child in children.items():
+                if _nearest_ancestor(child_id, known) == fid:
+                    nodes.setdefault(child_id, child)
+                    edges[(fid, child_id, "contains")] = {"from": fid, "to": child_id, "relation": "contains"}
+                    next_frontier.append((child_id, "down"))
+        elif task == "above" and result:
+            parent = _nearest_ancestor(fid, set(result))
+            if parent:
+                nodes.setdefault(parent, result[parent])
+                edges[(parent, fid, "contains")] = {"from": parent, "to": fid, "relation": "contains"}
+                next_frontier.append((parent, "up"))
+    return next_frontier
 
 
 def _run(task: tuple[str, str, Callable[[], Any]]) -> tuple[str, str, Any]:
