@@ -81,9 +81,19 @@ CASES = [
         "names version '9'",
     ),
     (ENDPOINT, _set("EndpointStatus", "EXPLODING"), "detail.EndpointStatus", "not an endpoint status"),
+    # AWS's own published samples carry placeholders like these ("status", an ARN of another type)
+    (TRAINING, _set("TrainingJobStatus", "status"), "detail.TrainingJobStatus", "not a status"),
+    (PACKAGE, _set("ModelApprovalStatus", "Maybe"), "detail.ModelApprovalStatus", "not a status"),
+    (
+        "tuning_job/completed.json",
+        _set("HyperParameterTuningJobArn", "arn:aws:sagemaker:us-east-1:123456789012:tuningjob/x"),
+        "detail.HyperParameterTuningJobArn",
+        "not a hyper-parameter-tuning-job ARN",
+    ),
     (PROCESSING, _set_s3_input("https://example.com/data"), "detail.ProcessingInputs.0.S3Input.S3Uri", "S3"),
     (PROCESSING, _set_s3_input("s3://bucket/day/../secret"), "detail.ProcessingInputs.0.S3Input.S3Uri", ".."),
-    (PROCESSING, _set_s3_input("s3://Bad_Bucket/key"), "detail.ProcessingInputs.0.S3Input.S3Uri", "bucket"),
+    (PROCESSING, _set_s3_input("s3:///key"), "detail.ProcessingInputs.0.S3Input.S3Uri", "bucket"),
+    (PROCESSING, _set_s3_input("s3://user@host/key"), "detail.ProcessingInputs.0.S3Input.S3Uri", "bucket"),
 ]
 
 

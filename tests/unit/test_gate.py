@@ -67,3 +67,24 @@ def test_bad_approval_policy_names_the_field(approval, field):
     with pytest.raises(PolicyError) as caught:
         parse_policy({"default": {"approval": approval}})
     assert any(e.startswith(field) for e in caught.value.errors), caught.value.errors
+
+
+@pytest.mark.parametrize(
+    ("margin", "higher", "text", "value", "passes"),
+    [
+        (0.0, True, "no lower", 0.90, True),
+        (0.02, True, "+0.02 needed", 0.91, False),
+        (-0.05, True, "at most 0.05 lower", 0.86, True),  # a loss allowed: never "+-0.05 needed"
+        (-0.05, True, "at most 0.05 lower", 0.84, False),
+        (0.1, False, "-0.1 needed", 0.79, True),
+        (-0.1, False, "at most 0.1 higher", 0.99, True),
+    ],
+)
+def test_the_production_rule_reads_as_it_decides(margin, higher, text, value, passes):
+    gate = Gate.model_validate(
+        {"compare_with_production": {"metric": "m", "higher_is_better": higher, "min_improvement": margin}}
+    )
+    result = evaluate({"m": value}, {"m": 0.9}, gate)
+    assert result.checks[-1].rule == f"vs production 0.9, {text}"
+    assert "+-" not in result.summary() and "--" not in result.summary()
+    assert result.passed is passes

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from steward.policy import Gate
+from steward.policy import Gate, ProductionComparison
 
 
 class Check(BaseModel):
@@ -119,15 +119,19 @@ def evaluate(metrics: dict[str, float], production: dict[str, float] | None, gat
                     production=baseline,
                     difference=difference,
                     passed=ok,
-                    rule=f"vs production {baseline:.4g}, "
-                    + (
-                        ("no lower" if comparison.higher_is_better else "no higher")
-                        if comparison.min_improvement == 0
-                        else f"{'+' if comparison.higher_is_better else '-'}"
-                        f"{comparison.min_improvement:g} needed"
-                    ),
+                    rule=f"vs production {baseline:.4g}, {_margin_text(comparison)}",
                 )
             )
     passed = all(c.passed for c in checks)
     decision = gate.on_pass if passed else gate.on_fail
     return GateResult(passed=passed, checks=checks, decision=decision)
+
+
+def _margin_text(comparison: ProductionComparison) -> str:
+    """The rule in words: "no lower", "+0.02 needed", or for a loss allowed "at most 0.05 lower"."""
+    margin, higher = comparison.min_improvement, comparison.higher_is_better
+    if margin == 0:
+        return "no lower" if higher else "no higher"
+    if margin > 0:
+        return f"{'+' if higher else '-'}{margin:g} needed"
+    return f"at most {-margin:g} {'lower' if higher else 'higher'}"

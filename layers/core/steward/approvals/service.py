@@ -445,7 +445,9 @@ def view_link(token: str, deps: Deps, now: datetime) -> LinkView:
     try:
         claims = tokens.verify_token(deps.keys, token, int(now.timestamp()))
     except tokens.TokenError as exc:
-        return LinkView(None, None, "expired" if exc.reason == "expired" else "forged")
+        if exc.reason == "expired" and exc.claims is not None:  # genuine, too late: a POST is audited
+            return LinkView(deps.store.get(exc.claims.request_id), exc.claims, "expired")
+        return LinkView(None, None, "forged")
     request = deps.store.get(claims.request_id)
     if request is None:
         return LinkView(None, claims, "forged")

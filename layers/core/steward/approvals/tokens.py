@@ -36,8 +36,10 @@ _PAYLOAD_KEYS: Final = frozenset({"v", "kid", "rid", "sub", "exp", "n"})
 class TokenError(Exception):
     """A link token was refused; `reason` is one of malformed, forged, expired, unknown-key."""
 
-    def __init__(self, reason: TokenErrorReason) -> None:
+    def __init__(self, reason: TokenErrorReason, claims: LinkClaims | None = None) -> None:
         self.reason: TokenErrorReason = reason
+        # A genuine link that expired still says whose it was, so its use can be audited.
+        self.claims = claims
         # The message is the reason alone: the token is a bearer secret and exceptions get logged.
         super().__init__(f"approval link refused: {reason}")
 
@@ -146,7 +148,7 @@ def verify_token(keys: dict[str, bytes], token: str, now: int) -> LinkClaims:
 
     claims = _claims(payload)
     if now >= claims.expires_at:
-        raise TokenError("expired")
+        raise TokenError("expired", claims)
     return claims
 
 

@@ -31,7 +31,9 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 _ARN = re.compile(
     r"^arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-[a-z]|aws-eusc):([a-z0-9-]+):([a-z0-9-]*):(\d{12}|):(.+)$"
 )
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+# Today's bucket names are [a-z0-9.-]{3,63}; us-east-1 buckets made before 2018 may hold capitals and
+# underscores and be up to 255 characters long. Either is a location; a space, `@` or `:` is not.
+_BUCKET = re.compile(r"^[A-Za-z0-9._-]{1,255}$")
 # The resource a detail is about: its ARN must be of the envelope's account and region.
 _OWN_ARNS = frozenset(
     {
@@ -45,6 +47,34 @@ _OWN_ARNS = frozenset(
         "endpoint_arn",
     }
 )
+# The resource type each ARN field names (`arn:…:sagemaker:…:<type>/<name>`).
+_ARN_TYPES = {
+    "training_job_arn": "training-job",
+    "processing_job_arn": "processing-job",
+    "transform_job_arn": "transform-job",
+    "hyper_parameter_tuning_job_arn": "hyper-parameter-tuning-job",
+    "pipeline_arn": "pipeline",
+    "pipeline_execution_arn": "pipeline",
+    "model_package_arn": "model-package",
+    "endpoint_arn": "endpoint",
+    "monitoring_schedule_arn": "monitoring-schedule",
+    "tuning_job_arn": "hyper-parameter-tuning-job",
+}
+# The Describe APIs' status values: anything else is not a state SageMaker has (and recording it would
+# move a node to it). Endpoint statuses are checked where they are normalised (normalize.py).
+_JOB = frozenset({"InProgress", "Completed", "Failed", "Stopping", "Stopped"})
+_STATUSES = {
+    "training_job_status": _JOB,
+    "processing_job_status": _JOB,
+    "transform_job_status": _JOB,
+    "hyper_parameter_tuning_job_status": _JOB | {"Deleting", "DeleteFailed"},
+    "current_pipeline_execution_status": frozenset(
+        {"Executing", "Stopping", "Stopped", "Failed", "Succeeded"}
+    ),
+    "current_step_status": frozenset({"Starting", "Executing", "Stopping", "Stopped", "Failed", "Succeeded"}),
+    "model_approval_status": frozenset({"Approved", "Rejected", "PendingManualApproval"}),
+    "model_package_status": frozenset({"Pending", "InProgress", "Completed", "Failed", "Deleting"}),
+}
 _S3_FIELDS = frozenset({"s3_uri", "s3_output_path", "s3_model_artifacts", "model_data_url"})
 _IGNORED = FREE_TEXT | {"tags", "environment", "customer_metadata_properties", "configuration", "detail_type"}
 
@@ -146,10 +176,22 @@ def _field_problem(name: str, value: str, required: bool, event: Any) -> str | N
     problem = text_problem(value)
     if problem:
         return problem
+    if name in _STATUSES and value not in _STATUSES[name]:
+        return f"not a status SageMaker has: {value[:40]!r}"
     if name.endswith("_arn"):
-        return arn_problem(value, event, own=name in _OWN_ARNS)
+        return arn_problem(value, event, own=name in _OWN_ARNS) or _arn_type_problem(name, value)
     if name in _S3_FIELDS:
         return s3_problem(value)
+    return None
+
+
+def _arn_type_problem(name: str, value: str) -> str | None:
+    kind = _ARN_TYPES.get(name)
+    if kind is None or not value.startswith("arn:") or ":sagemaker:" not in value:
+        return None
+    resource = value.split(":", 5)[5]
+    if not resource.lower().startswith(f"{kind}/"):
+        return f"not a {kind} ARN"
     return None
 
 

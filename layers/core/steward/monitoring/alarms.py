@@ -11,6 +11,7 @@ from steward.policy import Policy
 
 # Model Monitor publishes to aws/sagemaker/Endpoints/{data,model,bias,explainability}-metrics (and the
 # .../ModelMonitoring namespaces of batch jobs); endpoint metrics are AWS/SageMaker with EndpointName.
+# AWS's documentation also spells the namespace with a leading slash (/aws/sagemaker/Endpoints/...).
 _MONITOR_NAMESPACE_PREFIX = "aws/sagemaker/endpoints/"
 _ENDPOINT_DIMENSIONS = ("EndpointName", "Endpoint")
 # Tags an operator can put on an alarm whose metric does not name the endpoint.
@@ -50,7 +51,7 @@ def nature(detail: ev.AlarmDetail, drift_alarms: list[str]) -> str:
     """drift for Model Monitor metrics and alarms the policy names; else errors / latency / other."""
     metrics = _metrics(detail)
     if detail.alarm_name in drift_alarms or any(
-        ns.lower().startswith(_MONITOR_NAMESPACE_PREFIX) for ns, _ in metrics
+        ns.lower().lstrip("/").startswith(_MONITOR_NAMESPACE_PREFIX) for ns, _ in metrics
     ):
         return "drift"
     names = " ".join(name.lower() for _, name in metrics)

@@ -322,9 +322,17 @@ def _known_alarm(
     deps: Deps,
     now: datetime,
 ) -> Reaction:
+    # Staleness is decided before anything is sent: an ALARM state older than the state already recorded
+    # (say, a recovery that arrived first) is history, and must neither page nor start a retraining run.
+    # (The record's own condition still keeps the node's state from moving back under a race.)
+    recorded = deps.store.get_nodes([alarm.arn]).get(alarm.arn) or {}
+    recorded_at = parse_timestamp(recorded.get("statusTime"))
+    stale = recorded_at is not None and when < recorded_at
     wanted = policy.monitoring(serving.group).retraining
     retraining = None
-    if alarm.state == "ALARM" and alarm.nature == "drift" and wanted.enabled and wanted.on_drift:
+    if stale:
+        pass
+    elif alarm.state == "ALARM" and alarm.nature == "drift" and wanted.enabled and wanted.on_drift:
         request = RetrainingRequest(
             trigger=f"{alarm.arn}@{iso_z(when)}",
             reason=f"drift alarm {alarm.name} on {name}",
@@ -333,7 +341,7 @@ def _known_alarm(
             now=now,
         )
         retraining = request_retraining(wanted, request, deps.ledger, deps.pipelines)
-    alert = alarm_alert(alarm, serving, True, retraining, event.id)
+    alert = None if stale else alarm_alert(alarm, serving, True, retraining, event.id)
     if alert is not None:
         deps.outbox.send(alert)
     facts = {

@@ -94,16 +94,30 @@ def on_package_event(
     if d.model_approval_status != "Approved":
         return {"outcome": "ignored", "reason": f"status {d.model_approval_status}"}
     fields = d.updated_model_package_fields
-    if fields is not None and "ModelApprovalStatus" not in fields:
-        return {"outcome": "ignored", "reason": "metadata-only update of an approved package"}
     stages = policy.stages(d.group_name)
     if not stages:
         return {"outcome": "ignored", "reason": f"no promotion stages for {d.group_name}"}
     package = d.model_package_arn
+    if (
+        fields is not None
+        and "ModelApprovalStatus" not in fields
+        and not _refused_unapproved(package, stages[0], deps)
+    ):
+        return {"outcome": "ignored", "reason": "metadata-only update of an approved package"}
     containers = d.inference_specification.containers if d.inference_specification else []
     artifact = next((c.model_data_url for c in containers if c.model_data_url), None)
     by = "steward, on the version's approval"
     return promote(package, d.group_name, d.version, artifact, 0, by, "", policy, deps, now)
+
+
+def _refused_unapproved(package: str, first: Stage, deps: Deps) -> bool:
+    """Whether the version's first stage was refused for want of an approval. Approved in the registry
+    first (console, SDK) and then through Steward, the package is already Approved: Steward's write-back is
+    a metadata-only update, which must still start the promotion the first event could not."""
+    region, account = package.split(":")[3], package.split(":")[4]
+    endpoint_arn = sagemaker_arn(region, account, "endpoint", first.endpoint)
+    existing = deps.store.get(endpoint_arn, Deployment.id_for(package, endpoint_arn, "promotion"))
+    return existing is not None and existing.status == "refused"
 
 
 def _authorisation(
@@ -183,6 +197,12 @@ def promote(
 def _begin(deployment: Deployment, stage: Stage, policy: Policy, deps: Deps, now: datetime) -> dict[str, Any]:
     if not deps.store.create(deployment):
         existing = deps.store.get(deployment.endpoint_arn, deployment.id)
+        if existing is not None and existing.status == "refused":
+            # Refused before (no approval yet) and authorised now: the same deployment starts afresh.
+            try:
+                existing = deps.store.save(deployment.model_copy(update={"revision": existing.revision}))
+            except StaleEventError:  # another invocation took it first
+                return {"outcome": "duplicate", "deployment": deployment.id, "status": "refused"}
         if existing is None or existing.status != "queued":
             if existing is not None:  # a retry: what the first attempt saved may not have had its effects
                 _settle(existing, deps, now, policy)
