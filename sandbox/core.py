@@ -133,6 +133,33 @@ class _CurrentStdout(io.TextIOBase):
         return sys.stdout.write(text)
 
 
+def _generate_secret_string(gen: dict[str, Any]) -> str:
+    """What CloudFormation's GenerateSecretString (Secrets Manager's GetRandomPassword) produces for
+    these properties: PasswordLength (default 32) characters from the included classes (lowercase,
+    uppercase, digits, punctuation, space when IncludeSpace), minus ExcludeCharacters, at least one of
+    each included class unless RequireEachIncludedType is false."""
+    import secrets
+    import string
+
+    excluded = set(str(gen.get("ExcludeCharacters", "")))
+    classes = [
+        chars
+        for flag, chars in (
+            ("ExcludeLowercase", string.ascii_lowercase),
+            ("ExcludeUppercase", string.ascii_uppercase),
+            ("ExcludeNumbers", string.digits),
+            ("ExcludePunctuation", string.punctuation),
+        )
+        if not gen.get(flag)
+    ] + ([" "] if gen.get("IncludeSpace") else [])
+    classes = [c for c in ("".join(ch for ch in chars if ch not in excluded) for chars in classes) if c]
+    alphabet, length = "".join(classes), int(gen.get("PasswordLength", 32))
+    while True:
+        value = "".join(secrets.choice(alphabet) for _ in range(length))
+        if not gen.get("RequireEachIncludedType", True) or all(any(ch in c for ch in value) for c in classes):
+            return value
+
+
 def _share_botocore_loader() -> None:
     """Every boto3 session the process creates reads service models through one botocore Loader.
 
@@ -719,9 +746,7 @@ class Sandbox:
             value = props.get("SecretString")
             if value is None:
                 gen = props.get("GenerateSecretString") or {}
-                import secrets
-
-                generated = secrets.token_urlsafe(int(gen.get("PasswordLength", 48)))
+                generated = _generate_secret_string(gen)
                 key = gen.get("GenerateStringKey")
                 template = json.loads(gen.get("SecretStringTemplate", "{}")) if key else None
                 value = json.dumps({**(template or {}), key: generated}) if key else generated

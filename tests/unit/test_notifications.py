@@ -5,11 +5,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import html as html_lib
 import json
+import threading
+import time as time_module
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from steward.adapters.channels import sign_webhook
+from steward.adapters.channels import MAX_ATTEMPTS, MAX_WAIT_SECONDS, post_json, sign_webhook
 from steward.notify import render
 from steward.notify.deliver import DeliveryError, RetryLaterError, Target, deliver, plan
 from steward.notify.models import Fact, Kind, Link, Notification
@@ -255,3 +260,248 @@ def test_digest_routes_hold_then_send_one_message():
 def test_critical_routes_cannot_be_digested():
     with pytest.raises(PolicyError, match="critical is never held back"):
         parse_policy({"default": {"notifications": {"critical": {"slack": ["#x"], "digest": True}}}})
+
+
+# --- one sanitizer for every channel --------------------------------------------------------------
+
+# Everything a hostile description or failure reason may carry: C0 (NUL, BEL, VT, FF), CR LF, a tab,
+# DEL, C1 (NEL, CSI), ANSI colour, cursor and title sequences, the bidi controls (LRM, RLM, ALM,
+# embeddings, overrides, isolates), and markup each channel must escape. (A lone surrogate cannot reach
+# a notification: pydantic refuses it. The page takes plain str, so the page test adds one.)
+HOSTILE_TEXT = (
+    "\x00job\x07 \x1b[31mfailed\x1b[0m\r\nline\ttwo\x0b\x0c\x7f\x85\x9b2J"
+    "\x1b]0;pwned\x07 \u200eL\u200fR\u061c \u202aa\u202bb\u202cc\u202dd\u202ee"
+    " \u2066f\u2067g\u2068h\u2069 <b>&amp;</b> \U0001f6a8"
+)
+HOSTILE_CLEANED = "job failed\nline\ttwo LR abcde fgh <b>&amp;</b> \U0001f6a8"
+
+
+def test_the_sanitizer_removes_controls_ansi_bidi_and_lone_surrogates():
+    # Given hostile text
+    from steward.text import sanitize
+
+    # When it is sanitized
+    # Then only printable text, newlines and tabs remain (the markup is for each channel to escape)
+    assert sanitize(HOSTILE_TEXT + "\ud800") == HOSTILE_CLEANED
+    assert sanitize("\udfff" + HOSTILE_TEXT, multiline=False) == HOSTILE_CLEANED.replace("\n", " ").replace(
+        "\t", " "
+    )
+
+
+def _page_description(description: str) -> str:
+    from steward.approvals.page import confirmation_page
+
+    page = confirmation_page(
+        group="churn-models",
+        version=5,
+        package_arn="arn:aws:sagemaker:us-east-1:123456789012:model-package/churn-models/5",
+        registered_by="bob@example.com",
+        description=description,
+        metrics=[],
+        lineage_summary=[],
+        deployment_plan=[],
+        approver="alice@example.com",
+        expires_at_iso="2026-11-30T00:00:00Z",
+        form_action="/approvals/t",
+        csrf="c",
+        approvals_so_far=[],
+        quorum=1,
+    )
+    return html_lib.unescape(page.split('<p class="desc">', 1)[1].split("</p>", 1)[0])
+
+
+def test_hostile_text_is_cleaned_identically_on_the_page_in_emails_and_in_slack():
+    # Given the same hostile description shown by the approval page, and a notification's summary
+    n = note(summary=HOSTILE_TEXT)
+    # When each channel renders it, and its own escaping is undone
+    page = _page_description(HOSTILE_TEXT + "\ud800")
+    email_text = render.email_text(n).split("\n\n")[1]
+    email_html = html_lib.unescape(
+        render.email_html(n).split('white-space:pre-wrap">', 1)[1].split("</p>")[0]
+    )
+    slack = render.slack_message(n, "#c")["blocks"][1]["text"]["text"]
+    slack = slack.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    # Then every channel shows exactly the same cleaned text
+    assert page == email_text == email_html == slack == HOSTILE_CLEANED
+
+
+def test_hostile_names_are_cleaned_identically_in_single_line_places():
+    # Given a hostile subject (a job or model name)
+    n = note(subject=HOSTILE_TEXT)
+    expected = HOSTILE_CLEANED.replace("\n", " ").replace("\t", " ")
+    # When the email subject and the Slack header render it
+    subject = render.email_subject(n).removeprefix("[Steward][CRITICAL] ")
+    header = render.slack_message(n, "#c")["blocks"][0]["text"]["text"]
+    # Then both show the same single line
+    assert subject == header == expected
+
+
+def test_the_approval_page_drops_ansi_sequences_whole():
+    # Given a description coloured with ANSI escapes
+    # When the page shows it
+    # Then the sequences are gone, not just their ESC (no stray "[31m")
+    assert _page_description("\x1b[31mred\x1b[0m") == "red"
+
+
+# --- HTTP retries (urllib3's Retry) -----------------------------------------------------------------
+
+
+class ScriptedServer:
+    """A real HTTP server on 127.0.0.1 answering POSTs from a script of (status, headers)."""
+
+    def __init__(self, script):
+        self.script, self.requests = list(script), []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                return
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                server.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+                status, headers = server.script.pop(0) if server.script else (200, {})
+                payload = b'{"ok": true}' if status < 300 else b'{"error": "scripted"}'
+                self.send_response(status)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hook"
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def server():
+    made = []
+
+    def start(*script):
+        made.append(ScriptedServer(script))
+        return made[-1]
+
+    yield start
+    for s in made:
+        s.close()
+
+
+@pytest.fixture
+def sleeps(monkeypatch):
+    """Every sleep between attempts, recorded instead of slept."""
+    import time
+
+    slept = []
+    monkeypatch.setattr(time, "sleep", slept.append)
+    return slept
+
+
+def test_429_then_5xx_are_retried_until_success(server, sleeps):
+    # Given a receiver that answers 429, then 503, then 200
+    s = server((429, {"Retry-After": "0"}), (503, {}), (200, {}))
+    # When Steward posts
+    status, _ = post_json(s.url, {"a": 1})
+    # Then it retried twice and succeeded, sending the same body each time
+    assert status == 200 and len(s.requests) == 3
+    assert {r["body"] for r in s.requests} == {b'{"a": 1}'}
+
+
+def test_a_permanent_4xx_is_not_retried(server, sleeps):
+    # Given a receiver that answers 404
+    s = server((404, {}))
+    # When Steward posts
+    with pytest.raises(DeliveryError) as caught:
+        post_json(s.url, {"a": 1})
+    # Then it is a permanent failure after one request, naming the status
+    assert caught.value.permanent and "HTTP 404" in str(caught.value) and len(s.requests) == 1
+
+
+def test_5xx_on_every_attempt_is_a_transient_failure(server, sleeps):
+    # Given a receiver down for longer than the attempts
+    s = server(*[(503, {})] * 5)
+    # When Steward posts
+    with pytest.raises(DeliveryError) as caught:
+        post_json(s.url, {"a": 1})
+    # Then it tried MAX_ATTEMPTS times and reports a failure worth retrying later (the queue redelivers)
+    assert not caught.value.permanent and len(s.requests) == MAX_ATTEMPTS
+    assert "HTTP 503" in str(caught.value)
+
+
+def test_an_http_date_retry_after_is_honoured(server, sleeps):
+    # Given a 503 whose Retry-After is an HTTP date three seconds ahead
+    when = formatdate(time_module.time() + 3, usegmt=True)
+    s = server((503, {"Retry-After": when}), (200, {}))
+    # When Steward posts
+    post_json(s.url, {"a": 1})
+    # Then it waited until about that date (the hand-written loop fell back to 0.4 s), then succeeded
+    assert len(s.requests) == 2
+    assert 1.5 <= max(sleeps) <= MAX_WAIT_SECONDS
+
+
+def test_a_retry_after_in_seconds_is_honoured(server, sleeps):
+    s = server((429, {"Retry-After": "2"}), (200, {}))
+    post_json(s.url, {"a": 1})
+    assert sleeps == [2]
+
+
+def test_a_long_retry_after_is_bounded(server, sleeps):
+    # Given a receiver asking for an hour's wait (as a number, and as a date)
+    s = server(
+        (429, {"Retry-After": "3600"}),
+        (503, {"Retry-After": formatdate(time_module.time() + 3600, usegmt=True)}),
+    )
+    # When Steward posts
+    post_json(s.url, {"a": 1})
+    # Then no wait exceeds MAX_WAIT_SECONDS (a Lambda must not sleep its timeout away)
+    assert len(sleeps) == 2 and all(0 < w <= MAX_WAIT_SECONDS for w in sleeps)
+
+
+def test_an_unreadable_retry_after_falls_back_to_the_backoff(server, sleeps):
+    s = server((503, {"Retry-After": "soon"}), (503, {"Retry-After": "soon"}), (200, {}))
+    assert post_json(s.url, {"a": 1})[0] == 200
+    assert all(w <= MAX_WAIT_SECONDS for w in sleeps)
+
+
+def test_a_redirect_is_not_followed(server, sleeps):
+    # Given a receiver that redirects elsewhere (it could point at a plain-http or internal address)
+    s = server((302, {"Location": "http://169.254.169.254/latest/meta-data/"}))
+    # When Steward posts
+    with pytest.raises(DeliveryError) as caught:
+        post_json(s.url, {"a": 1})
+    # Then the redirect is a permanent failure, not followed
+    assert caught.value.permanent and "HTTP 302" in str(caught.value) and len(s.requests) == 1
+
+
+def test_an_unreachable_receiver_is_a_transient_failure(sleeps):
+    # Given nothing listening on the port
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    # When Steward posts
+    with pytest.raises(DeliveryError) as caught:
+        post_json(f"http://127.0.0.1:{port}/hook", {"a": 1})
+    # Then it is worth retrying later
+    assert not caught.value.permanent and "network" in str(caught.value)
+
+
+def test_the_proxy_of_the_environment_is_used_as_urllib_did(monkeypatch):
+    # Given a Lambda whose environment names an HTTPS proxy, and hosts that bypass it
+    from steward.adapters.channels import _proxy_for
+
+    for name in ("https_proxy", "HTTPS_PROXY", "no_proxy", "NO_PROXY", "http_proxy", "HTTP_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "internal.example.com")
+    # When Steward picks the way to a webhook
+    # Then public hosts go through the proxy, bypassed hosts do not
+    assert _proxy_for("https://hooks.slack.com/services/T/B/x") == "http://proxy.internal:3128"
+    assert _proxy_for("https://internal.example.com/hook") is None

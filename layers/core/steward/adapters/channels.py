@@ -1,30 +1,37 @@
 """Delivery channels: Slack (bot token or incoming webhook), email (SES v2), signed webhooks.
 
-HTTP goes through `post_json`: retries on 429 and 5xx with backoff, honouring Retry-After (bounded, so a
-Lambda never sleeps its timeout away); other 4xx are permanent. Secrets come from Secrets Manager via
-Powertools Parameters (cached for five minutes) and are never logged.
+HTTP goes through `post_json`, on urllib3 (already loaded by botocore before any delivery, so importing
+it here costs nothing; it is imported on first use, not with the handler): 429 and 5xx are retried with
+backoff, honouring Retry-After in seconds or as an HTTP date (bounded, so a Lambda never sleeps its
+timeout away); other 4xx are permanent, redirects are not followed. Secrets come from Secrets Manager
+via Powertools Parameters (cached for five minutes) and are never logged.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import json
+import re
 import time
-import urllib.error
-import urllib.request
-import uuid
 from email.message import EmailMessage
+from functools import cache
 from typing import Any
+from urllib.parse import urlsplit
 
 from steward.adapters.clients import client, error_code
 from steward.notify import render
-from steward.notify.deliver import DeliveryError, Target
+from steward.notify.deliver import DeliveryError, Target, message_id, occurrence_of
 from steward.notify.models import Notification
 
 MAX_ATTEMPTS = 3
 MAX_WAIT_SECONDS = 5.0
+BACKOFF_FACTOR = 0.2  # urllib3: no wait before the first retry, 0.4 s before the second, doubling
+TIMEOUT_SECONDS = 10.0
+RETRIED_STATUSES = frozenset({429, *range(500, 600)})
+MAX_RESPONSE_BYTES = 1_000_000
 
 
 def _secret(name: str) -> dict[str, Any]:
@@ -34,46 +41,100 @@ def _secret(name: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+@cache
+def _retry_class() -> Any:
+    from urllib3.exceptions import InvalidHeader
+    from urllib3.util.retry import Retry
+
+    class BoundedRetry(Retry):
+        """urllib3's Retry, with Retry-After also read as decimal seconds, an unreadable one falling back
+        to the backoff, every wait at most MAX_WAIT_SECONDS, and only RETRIED_STATUSES retried (urllib3
+        would also retry a 413 that carries Retry-After)."""
+
+        RETRY_AFTER_STATUS_CODES = frozenset()
+
+        def parse_retry_after(self, retry_after: str) -> float:
+            if re.fullmatch(r"\s*[0-9]+\.[0-9]+\s*", retry_after):
+                return float(min(MAX_WAIT_SECONDS, float(retry_after)))
+            return float(min(MAX_WAIT_SECONDS, super().parse_retry_after(retry_after)))
+
+        def get_retry_after(self, response: Any) -> float | None:
+            try:
+                return super().get_retry_after(response)
+            except InvalidHeader:
+                return None
+
+    return BoundedRetry
+
+
+def _retry() -> Any:
+    return _retry_class()(
+        total=MAX_ATTEMPTS - 1,
+        redirect=False,
+        status_forcelist=RETRIED_STATUSES,
+        allowed_methods=frozenset({"POST"}),  # POSTs are retried: a webhook-id lets receivers deduplicate
+        backoff_factor=BACKOFF_FACTOR,
+        backoff_max=MAX_WAIT_SECONDS,
+        raise_on_status=False,
+        respect_retry_after_header=True,
+    )
+
+
+@cache
+def _pool(proxy: str | None) -> Any:
+    """One connection pool per process (kept alive across invocations), through the proxy the
+    environment names, as urllib.request would have used."""
+    import urllib3
+
+    if proxy:
+        return urllib3.ProxyManager(proxy, num_pools=4, maxsize=4)
+    return urllib3.PoolManager(num_pools=4, maxsize=4)
+
+
+def _proxy_for(url: str) -> str | None:
+    from urllib.request import getproxies, proxy_bypass
+
+    parts = urlsplit(url)
+    proxy = getproxies().get(parts.scheme)
+    return None if not proxy or proxy_bypass(parts.hostname or "") else proxy
+
+
 def post_json(
     url: str, body: Any, headers: dict[str, str] | None = None, raw: bytes | None = None
 ) -> tuple[int, bytes]:
     """POST with bounded retries on 429/5xx (Retry-After honoured up to MAX_WAIT_SECONDS)."""
     if not url.startswith(("https://", "http://127.0.0.1", "http://localhost")):
         raise DeliveryError("refusing a non-https URL", permanent=True)  # no file:, no plain http off-box
+    from urllib3.exceptions import HTTPError as Urllib3Error
+    from urllib3.exceptions import LocationValueError, MaxRetryError
+
     data = raw if raw is not None else json.dumps(body).encode()
-    last = ""
-    for attempt in range(1, MAX_ATTEMPTS + 1):
-        request = urllib.request.Request(  # noqa: S310 (scheme checked above)
-            url,
-            data=data,
-            method="POST",
-            headers={"Content-Type": "application/json; charset=utf-8", **(headers or {})},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-                return response.status, response.read()
-        except urllib.error.HTTPError as exc:
-            status, last = exc.code, f"HTTP {exc.code}"
-            if status != 429 and status < 500:
-                raise DeliveryError(
-                    f"{last}: {exc.read()[:200].decode(errors='replace')}", permanent=True
-                ) from None
-            wait = _retry_after(exc.headers.get("Retry-After"), attempt)
-        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
-            last, wait = f"network: {getattr(exc, 'reason', exc)}", _retry_after(None, attempt)
-        if attempt < MAX_ATTEMPTS:
-            time.sleep(wait)
-    raise DeliveryError(f"{last} after {MAX_ATTEMPTS} attempts", permanent=False)
-
-
-def _retry_after(header: str | None, attempt: int) -> float:
-    backoff = float(min(MAX_WAIT_SECONDS, 0.2 * 2**attempt))
-    if header is None:
-        return backoff
     try:
-        return float(min(MAX_WAIT_SECONDS, max(0.0, float(header))))
-    except ValueError:  # an HTTP-date Retry-After: fall back to our own backoff
-        return backoff
+        response = _pool(_proxy_for(url)).request(
+            "POST",
+            url,
+            body=data,
+            headers={"Content-Type": "application/json; charset=utf-8", **(headers or {})},
+            retries=_retry(),
+            timeout=TIMEOUT_SECONDS,
+            preload_content=False,
+        )
+    except LocationValueError:
+        raise DeliveryError("not a usable URL", permanent=True) from None
+    except MaxRetryError as exc:
+        raise DeliveryError(f"network: {exc.reason} after {MAX_ATTEMPTS} attempts", permanent=False) from None
+    except Urllib3Error as exc:
+        raise DeliveryError(f"network: {type(exc).__name__}", permanent=False) from None
+    try:
+        content = response.read(MAX_RESPONSE_BYTES)
+    finally:
+        response.release_conn()
+    status = int(response.status)
+    if 200 <= status < 300:
+        return status, content
+    if status in RETRIED_STATUSES:
+        raise DeliveryError(f"HTTP {status} after {MAX_ATTEMPTS} attempts", permanent=False)
+    raise DeliveryError(f"HTTP {status}: {content[:200].decode(errors='replace')}", permanent=True)
 
 
 class SlackChannel:
@@ -145,15 +206,40 @@ class EmailChannel:
         return {"messageId": response.get("MessageId")}
 
 
-def sign_webhook(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
-    """Standard Webhooks: v1,base64(HMAC-SHA256(key, "<id>.<timestamp>.<body>")); whsec_ keys are base64."""
-    key = base64.b64decode(secret.removeprefix("whsec_")) if secret.startswith("whsec_") else secret.encode()
+_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+
+
+def signing_key(stored: str) -> bytes:
+    """The HMAC key of a stored Standard Webhooks secret, read as the spec's libraries read it: base64
+    (standard alphabet, padding optional), optionally prefixed `whsec_`. Surrounding whitespace is
+    ignored. Anything else (a legacy passphrase, URL-safe base64) raises ValueError: signing with some
+    other reading of it would send signatures no receiver's library accepts."""
+    text = stored.strip().removeprefix("whsec_")
+    if not text or not _BASE64.fullmatch(text) or len(text.rstrip("=")) % 4 == 1:
+        raise ValueError("not base64")
+    try:
+        key = base64.b64decode(text.rstrip("=") + "=" * (-len(text.rstrip("=")) % 4), validate=True)
+    except binascii.Error:
+        raise ValueError("not base64") from None
+    if not key:
+        raise ValueError("empty")
+    return key
+
+
+def sign_webhook(secret: str | bytes, message_id: str, timestamp: int, body: bytes) -> str:
+    """Standard Webhooks: v1,base64(HMAC-SHA256(key, "<id>.<timestamp>.<body>")). A str secret is a
+    stored key (base64, optionally whsec_-prefixed: see `signing_key`); bytes are the key itself."""
+    key = signing_key(secret) if isinstance(secret, str) else secret
     mac = hmac.new(key, f"{message_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
     return "v1," + base64.b64encode(mac).decode()
 
 
 class WebhookChannel:
-    """JSON POST signed the Standard Webhooks way (webhook-id, webhook-timestamp, webhook-signature)."""
+    """JSON POST signed the Standard Webhooks way (webhook-id, webhook-timestamp, webhook-signature).
+
+    webhook-id is the message's idempotency key: the same on every retry and redelivery of one
+    notification to one webhook (`Target.message_id`, set by `deliver`), so receivers can deduplicate.
+    """
 
     def __init__(self, policy_webhooks: dict[str, Any], default_secret_name: str | None) -> None:
         self.webhooks = policy_webhooks
@@ -164,18 +250,30 @@ class WebhookChannel:
         if hook is None:
             raise DeliveryError(f"webhook {target.address!r} is not defined in the policy", permanent=True)
         secret_name = hook.secret_name or self.default_secret_name
-        key = str(_secret(secret_name).get("signing_key", "")) if secret_name else ""
-        if not key:
-            raise DeliveryError(f"webhook {target.address!r}: no signing key", permanent=True)
+        stored = str(_secret(secret_name).get("signing_key", "")) if secret_name else ""
+        if not stored.strip():
+            raise DeliveryError(
+                f"webhook {target.address!r}: no signing_key in secret {secret_name!r}", permanent=True
+            )
+        try:
+            key = signing_key(stored)
+        except ValueError as exc:
+            raise DeliveryError(
+                f"webhook {target.address!r}: the signing_key in secret {secret_name!r} is {exc}; "
+                "Standard Webhooks keys are base64, optionally whsec_-prefixed: store a new one "
+                "(e.g. whsec_ and the base64 of 32 random bytes) and give it to the receiver",
+                permanent=True,
+            ) from None
         body = json.dumps(render.webhook_body(n), separators=(",", ":")).encode()
-        message_id, timestamp = f"msg_{uuid.uuid4().hex}", int(time.time())
+        webhook_id = target.message_id or message_id(occurrence_of(n), target)
+        timestamp = int(time.time())
         headers = {
-            "webhook-id": message_id,
+            "webhook-id": webhook_id,
             "webhook-timestamp": str(timestamp),
-            "webhook-signature": sign_webhook(key, message_id, timestamp, body),
+            "webhook-signature": sign_webhook(key, webhook_id, timestamp, body),
         }
         post_json(hook.url, None, headers, raw=body)
-        return {"webhookId": message_id}
+        return {"webhookId": webhook_id}
 
 
 def channels_for(policy: Any, store: Any) -> dict[str, Any]:

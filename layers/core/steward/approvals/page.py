@@ -1,7 +1,8 @@
 """Server-rendered approval pages: the confirmation page a link opens, and short message pages (pure).
 
 Model descriptions, tags, metric names and lineage are attacker-controlled text, so every interpolated
-value goes through `_e` (control and bidi-override characters dropped, then html.escape(quote=True)).
+value goes through `_e`: `steward.text.sanitize` (the sanitizer emails and Slack use too: ANSI escapes,
+control, bidi and lone-surrogate characters removed), a visible cut, then html.escape(quote=True).
 The pages carry no JavaScript; the only inline content is STYLESHEET, which the CSP allows by hash,
 so an injected <style> or style="" attribute would not apply even if escaping ever failed.
 """
@@ -12,10 +13,11 @@ import base64
 import hashlib
 import html
 import math
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 from urllib.parse import urlsplit
+
+from steward.text import clean
 
 CONTENT_TYPE: Final = "text/html; charset=utf-8"
 
@@ -85,16 +87,11 @@ SECURITY_HEADERS: Final[dict[str, str]] = {
 
 COMMENT_MAX_LENGTH: Final = 1000
 _STATUSES: Final = frozenset({"info", "success", "warning", "error"})
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-_TRUNCATED = "… (truncated)"
 
 
 def _e(value: object, limit: int = 500) -> str:
     """Escape any value for HTML text or a quoted attribute; bidi overrides could disguise a name."""
-    text = _CONTROL.sub("", "" if value is None else str(value))
-    if len(text) > limit:
-        text = text[: limit - len(_TRUNCATED)] + _TRUNCATED
-    return html.escape(text, quote=True)
+    return html.escape(clean(value, limit), quote=True)
 
 
 def _number(value: object, *, signed: bool = False) -> str:

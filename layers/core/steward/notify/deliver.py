@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import hashlib
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from steward.notify.models import Kind, Notification
@@ -25,10 +26,28 @@ class RetryLaterError(Exception):
 class Target:
     channel: str  # slack | email | webhook
     address: str  # channel name / email address / webhook name
+    # This message's id for this target, the same on every retry and redelivery (a webhook's webhook-id,
+    # the Standard Webhooks idempotency key); `deliver` sets it, and it is not part of the target's key.
+    message_id: str = field(default="", compare=False)
 
     @property
     def key(self) -> str:
         return f"{self.channel}:{self.address}"
+
+
+OCCURRENCE_MARK = "*occurrence:"
+
+
+def occurrence_of(notification: Notification) -> str:
+    """What identifies this occurrence of a notification when no earlier attempt recorded one: its
+    dedupe key and creation time (both carried in the queued message, so unchanged by redelivery)."""
+    basis = f"{notification.dedupe_key}\n{notification.created_at.isoformat()}"
+    return hashlib.sha256(basis.encode()).hexdigest()[:32]
+
+
+def message_id(occurrence: str, target: Target) -> str:
+    """`msg_` and a digest of the occurrence and the target: stable, distinct per target."""
+    return "msg_" + hashlib.sha256(f"{occurrence}\n{target.key}".encode()).hexdigest()[:32]
 
 
 class Channel(Protocol):
@@ -71,6 +90,20 @@ def plan(notification: Notification, policy: Policy) -> list[Target]:
     )
 
 
+def _occurrence(notification: Notification, log: DeliveryLog, done: set[str], targets: list[Target]) -> str:
+    """The id of this occurrence (one per dedupe window): the first attempt's, recorded beside the served
+    targets, so that every retry, redelivery, duplicate of the notification or digest re-run within the
+    window sends the same webhook-id; a repeat after the window is a new occurrence with new ids.
+    Recorded only when a webhook is still to be sent (nothing else needs it)."""
+    recorded = sorted(d.removeprefix(OCCURRENCE_MARK) for d in done if d.startswith(OCCURRENCE_MARK))
+    if recorded:
+        return recorded[0]
+    occurrence = occurrence_of(notification)
+    if any(t.channel == "webhook" for t in targets):
+        log.mark(notification.dedupe_key, OCCURRENCE_MARK + occurrence)
+    return occurrence
+
+
 def deliver(
     notification: Notification, policy: Policy, log: DeliveryLog, channels: dict[str, Channel]
 ) -> DeliveryReport:
@@ -101,9 +134,10 @@ def deliver(
         report.digested = True
         return report
     retry: list[str] = []
-    for target in plan(notification, policy):
-        if target.key in done:
-            continue  # delivered by an earlier attempt of this notification
+    targets = [t for t in plan(notification, policy) if t.key not in done]  # others: served earlier
+    occurrence = _occurrence(notification, log, done, targets)
+    for planned in targets:
+        target = replace(planned, message_id=message_id(occurrence, planned))
         try:
             details = channels[target.channel].send(target, notification)
         except DeliveryError as exc:

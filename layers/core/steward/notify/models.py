@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from steward.policy import Severity
+from steward.text import TRUNCATED
 
 MAX_TEXT = 3000
 MAX_KEY = 500
@@ -33,9 +34,6 @@ def _shorten_key(value: Any) -> Any:
     if isinstance(value, str) and len(value) > MAX_KEY:
         return f"{value[:400]}#{hashlib.sha256(value.encode()).hexdigest()}"
     return value
-
-
-TRUNCATED = "… (truncated)"
 
 
 class Kind(StrEnum):
