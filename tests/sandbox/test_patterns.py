@@ -1,5 +1,7 @@
 """EventBridge pattern matching: every operator matching and not, arrays, nesting, $or, null vs
-missing, numeric edges, a real SageMaker event, and invalid patterns with the path of the bad part."""
+missing, numeric edges, event-ruler's own semantics where the user guide is silent, a real SageMaker
+event, and invalid patterns with the path of the bad part. The cases on event-ruler's semantics were
+each checked against event-ruler when written (README "The sandbox")."""
 
 from __future__ import annotations
 
@@ -265,7 +267,24 @@ CASES = [
         on("ip", {"cidr": "10.0.0.0/8"}), event(ip="::ffff:10.0.0.1"), False, id="cidr-family-mismatch"
     ),
     pytest.param(on("ip", {"cidr": "10.0.0.0/8"}), event(ip="not-an-ip"), False, id="cidr-not-an-address"),
-    pytest.param(on("ip", {"cidr": "0.0.0.0/0"}), event(ip=167772161), False, id="cidr-strings-only"),
+    pytest.param(on("ip", {"cidr": "10.0.0.7/24"}), event(ip="10.0.0.200"), True, id="cidr-host-bits-masked"),
+    pytest.param(
+        on("ip", {"cidr": "10.0.0.0/8"}), event(ip="::ffff:a00:1"), True, id="cidr-ipv4-mapped-ipv6"
+    ),
+    pytest.param(on("ip", {"cidr": "0.0.0.0/0"}), event(ip=True), False, id="cidr-not-on-booleans"),
+    # Ruler walks a number's text through the address range as if it were hex digits (this case used to
+    # say False: "cidr-strings-only"), unless a numeric alternative on the same path claims numbers.
+    pytest.param(on("ip", {"cidr": "0.0.0.0/0"}), event(ip=167772161), True, id="cidr-number-text-quirk"),
+    pytest.param(
+        on("ip", {"cidr": "0.0.0.0/0"}, {"numeric": [">", 1e12]}),
+        event(ip=167772161),
+        False,
+        id="cidr-number-text-quirk-off-with-numeric",
+    ),
+    pytest.param(
+        on("ip", "2001:db8::1"), event(ip="2001:DB8:0:0::1"), True, id="ip-value-compares-addresses"
+    ),
+    pytest.param(on("ip", "10.0.0.1"), event(ip="010.0.0.1"), True, id="ip-value-leading-zero-is-decimal"),
     # --- $or ------------------------------------------------------------------------------------------------
     pytest.param(
         {"$or": [{"source": ["aws.ec2"]}, {"detail-type": ["Nope"]}]}, event(), True, id="or-first-branch"
@@ -302,6 +321,83 @@ CASES = [
         event(c=1),
         False,
         id="or-exists-false-or-zero",
+    ),
+    # --- event-ruler's semantics where the user guide is silent (each verdict checked against Ruler) ---
+    # Case-insensitive matching is per pattern character (its Java lower or upper case), not casefolding.
+    pytest.param(
+        on("s", {"equals-ignore-case": "STRASSE"}), event(s="straße"), False, id="ignore-case-is-not-casefold"
+    ),
+    pytest.param(
+        on("s", {"equals-ignore-case": "straße"}), event(s="STRASSE"), True, id="ignore-case-per-character"
+    ),
+    pytest.param(
+        on("s", {"prefix": {"equals-ignore-case": "STRASS"}}),
+        event(s="straße"),
+        False,
+        id="prefix-ignore-case-not-casefold",
+    ),
+    pytest.param(
+        on("s", {"suffix": {"equals-ignore-case": "ß"}}),
+        event(s="GROSS"),
+        True,
+        id="suffix-ignore-case-upper",
+    ),
+    pytest.param(on("s", {"equals-ignore-case": "İ"}), event(s="i̇"), True, id="ignore-case-dotted-capital-i"),
+    pytest.param(
+        on("s", {"equals-ignore-case": "a😀"}), event(s="A😀"), False, id="ignore-case-outside-bmp-quirk"
+    ),
+    # Keys with dots and nested keys are the same field, in patterns and events.
+    pytest.param({"detail": {"a.b": ["x"]}}, event(a={"b": "x"}), True, id="dotted-pattern-key-nested-event"),
+    pytest.param(
+        {"detail": {"a": {"b": ["x"]}}}, event(**{"a.b": "x"}), True, id="nested-pattern-dotted-key"
+    ),
+    pytest.param({"detail.a.b": ["x"]}, event(**{"a.b": "x"}), True, id="dotted-keys-both"),
+    pytest.param(
+        {"detail": {"a": {"b": [{"exists": False}]}}}, event(**{"a.b": "x"}), False, id="exists-dotted-key"
+    ),
+    pytest.param(
+        {"detail": {"e.firstName": ["Anna"], "e": {"lastName": ["Jones"]}}},
+        event(e=[{"firstName": "Anna", "lastName": "Smith"}, {"firstName": "Peter", "lastName": "Jones"}]),
+        False,
+        id="array-consistency-across-dotted-keys",
+    ),
+    # exists:false is checked against the fields matched before it, paths taken in sorted order.
+    pytest.param(
+        {"detail": {"a": {"b": [{"exists": False}], "c": [2]}}},
+        event(a=[{"b": 1}, {"c": 2}]),
+        False,
+        id="exists-false-checked-first",
+    ),
+    pytest.param(
+        {"detail": {"a": {"b": [1], "c": [{"exists": False}]}}},
+        event(a=[{"b": 1}, {"c": 2}]),
+        True,
+        id="exists-false-after-a-match",
+    ),
+    # Numbers no double holds exactly are not numeric: they equal only themselves.
+    pytest.param(
+        on("n", {"numeric": [">", 0]}), event(n=9007199254740993), False, id="number-no-double-not-numeric"
+    ),
+    pytest.param(on("n", 9007199254740993), event(n=9007199254740993), True, id="number-no-double-equals"),
+    pytest.param(
+        on("n", {"anything-but": [1, 2]}), event(n=9007199254740993), True, id="number-no-double-but"
+    ),
+    # $or forks the pattern; a path set again later overwrites the earlier one in that branch.
+    pytest.param(
+        {"detail": {"a": ["1"], "$or": [{"a": ["2"]}, {"b": ["3"]}]}},
+        event(a="2"),
+        True,
+        id="or-branch-overwrites-earlier-key",
+    ),
+    pytest.param(
+        {"detail": {"$or": [{"a": ["2"]}, {"b": ["3"]}], "a": ["1"]}},
+        event(a="2"),
+        False,
+        id="or-later-key-overwrites-branch",
+    ),
+    pytest.param(on("s", {"prefix": ""}), event(s="x"), True, id="prefix-empty-matches-any-string"),
+    pytest.param(
+        on("s", {"anything-but": {"equals-ignore-case": "5"}}), event(s=5), True, id="but-ignore-case-number"
     ),
     # --- mixed alternatives in one leaf ----------------------------------------------------------------
     pytest.param(on("s", "x", {"prefix": "ab"}), event(s="abc"), True, id="mixed-alternatives"),
@@ -522,6 +618,40 @@ INVALID = [
     pytest.param(on("n", {"exists": None}), "detail.n: exists needs true or false", id="exists-null"),
     pytest.param(on("ip", {"cidr": "10.0.0.0/33"}), "detail.ip: cidr '10.0.0.0/33' is not", id="cidr-bad"),
     pytest.param(on("ip", {"cidr": 10}), "detail.ip: cidr needs a string", id="cidr-int"),
+    # Ruler refuses these, so a template the sandbox took would fail to deploy.
+    pytest.param(
+        on("ip", {"cidr": "10.0.0.1"}),
+        "detail.ip: cidr '10.0.0.1' is not an IPv4 or IPv6 network: one '/' and a mask are required",
+        id="cidr-no-mask",
+    ),
+    pytest.param(
+        on("ip", {"cidr": "10.0.0.1/32"}), "detail.ip: cidr '10.0.0.1/32' is not an IPv4", id="cidr-v4-32"
+    ),
+    pytest.param(
+        on("ip", {"cidr": "2001:db8::1/128"}), "detail.ip: cidr '2001:db8::1/128' is not", id="cidr-v6-128"
+    ),
+    pytest.param(
+        on("ip", {"cidr": "::ffff:a00:0/104"}), "detail.ip: cidr '::ffff:a00:0/104' is not", id="cidr-mapped"
+    ),
+    pytest.param(
+        on("ip", {"cidr": "example.com/8"}), "detail.ip: cidr 'example.com/8' is not", id="cidr-host-name"
+    ),
+    pytest.param(
+        on("n", {"numeric": [">", 9007199254740993]}),
+        "detail.n: numeric '>' bound must be a finite number that a double holds exactly",
+        id="numeric-bound-no-double",
+    ),
+    pytest.param(
+        on("n", {"anything-but": 9007199254740993}),
+        "detail.n: anything-but value must be a finite number that a double holds exactly",
+        id="but-number-no-double",
+    ),
+    pytest.param(
+        on("n", {"anything-but": {"prefix": []}}),
+        "detail.n: anything-but prefix needs a string or a non-empty list",
+        id="but-prefix-empty-list",
+    ),
+    pytest.param(on("n", {"exactly": "x"}), "detail.n: unknown operator 'exactly'", id="ruler-only-exactly"),
     pytest.param({"$or": {"source": ["a"]}}, "$or: needs an array of at least two objects", id="or-object"),
     pytest.param(
         {"$or": [{"source": ["a"]}]}, "$or: needs an array of at least two objects", id="or-one-branch"
@@ -536,6 +666,11 @@ INVALID = [
         {"$or": [{"source": ["a"]}, {"prefix": ["b"]}]},
         "$or[1].prefix: 'prefix' is an operator name",
         id="or-reserved-field",
+    ),
+    pytest.param(
+        {"$or": [{"source": ["a"]}, {"regex": ["b"]}]},
+        "$or[1].regex: 'regex' is an operator name",
+        id="or-reserved-for-later",
     ),
     pytest.param(
         {"detail": {"$or": [{"a": ["x"]}, {"b": {"c": [{"numeric": ["<"]}]}}]}},
