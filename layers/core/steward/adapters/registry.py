@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from steward.adapters.clients import RETRYABLE_CODES, client, error_code
-from steward.errors import DependencyError, NotFoundError
+from steward.errors import ConfigurationError, DependencyError, NotFoundError
 
 MAX_REPORT_BYTES = 5 * 1024 * 1024
 
@@ -51,11 +51,11 @@ def signing_keys(secret_name: str) -> tuple[dict[str, bytes], str]:
 
     secret = parameters.get_secret(secret_name, transform="json", max_age=300)
     if not isinstance(secret, dict):
-        raise NotFoundError("the approval signing secret is not a JSON object")
+        raise ConfigurationError("the approval signing secret is not a JSON object")
     keys = {str(k): str(v).encode() for k, v in secret.items() if k != "active" and v}
     if not keys:
-        raise NotFoundError("the approval signing secret holds no key")
+        raise ConfigurationError("the approval signing secret holds no key")
     active = str(secret.get("active") or sorted(keys)[-1])
     if active not in keys:
-        raise NotFoundError(f"active key {active!r} is not in the secret")
+        raise ConfigurationError(f"active key {active!r} is not in the secret")
     return keys, active

@@ -17,7 +17,13 @@ from typing import Any, Protocol
 from steward.approvals import tokens
 from steward.approvals.gate import evaluate, flatten_metrics
 from steward.approvals.models import ApprovalRequest, Decision, Refusal
-from steward.errors import DuplicateEventError, NotFoundError, StaleEventError
+from steward.errors import (
+    ConfigurationError,
+    DuplicateEventError,
+    LinkUsedError,
+    NotFoundError,
+    StaleEventError,
+)
 from steward.events import models as ev
 from steward.lineage.arns import sagemaker_arn
 from steward.lineage.graph import EdgeUpdate, LineageChange, NodeKind, NodeUpdate, Relation
@@ -30,7 +36,9 @@ GATE_ACTOR = "steward-gate"
 class Store(Protocol):
     def create(self, request: ApprovalRequest) -> bool: ...
     def get(self, request_id: str) -> ApprovalRequest | None: ...
-    def save(self, request: ApprovalRequest) -> ApprovalRequest: ...
+    def save(
+        self, request: ApprovalRequest, spend_link: tuple[str, int] | None = None
+    ) -> ApprovalRequest: ...
     def use_link(self, nonce: str, expires_at: int) -> bool: ...
     def link_used(self, nonce: str) -> bool: ...
 
@@ -361,10 +369,18 @@ def _effects(
     return effects
 
 
-def _commit(updated: ApprovalRequest, effects: dict[str, Any], deps: Deps, now: datetime) -> ApprovalRequest:
+def _commit(
+    updated: ApprovalRequest,
+    effects: dict[str, Any],
+    deps: Deps,
+    now: datetime,
+    spend_link: tuple[str, int] | None = None,
+) -> ApprovalRequest:
     """Save a change (optimistically: StaleEventError if the request moved) with its effects, then apply
-    them. Callers start from a settled request (`_settle` first), so no pending effect is overwritten."""
-    saved = deps.store.save(updated.model_copy(update={"unsettled": effects}))
+    them. Callers start from a settled request (`_settle` first), so no pending effect is overwritten.
+    `spend_link` is spent in the same write (LinkUsedError if it was spent already)."""
+    unsettled = updated.model_copy(update={"unsettled": effects})
+    saved = deps.store.save(unsettled, spend_link) if spend_link else deps.store.save(unsettled)
     return _settle(saved, deps, now)
 
 
@@ -478,9 +494,11 @@ def decide_by_link(
     ):
         _refuse(request, claims.approver, "forged form (anti-forgery value)", "link", source, deps, now)
         return LinkView(request, claims, "forged")
-    if not deps.store.use_link(claims.nonce, int(request.expires_at.timestamp())):
-        return LinkView(request, claims, "used")
-    return record_decision(request, claims.approver, decision, comment, "link", source, deps, now)
+    # The link is spent in the same write that records its decision: both or neither, so a decision
+    # that loses a race with another approver's is retried on the fresh request, and never burns the link.
+    spend = (claims.nonce, int(request.expires_at.timestamp()))
+    view = record_decision(request, claims.approver, decision, comment, "link", source, deps, now, spend)
+    return LinkView(view.request, claims, view.problem, view.csrf) if view.problem == "used" else view
 
 
 def record_decision(
@@ -492,8 +510,42 @@ def record_decision(
     source: str | None,
     deps: Deps,
     now: datetime,
+    spend_link: tuple[str, int] | None = None,
 ) -> LinkView:
-    """Apply one decision: quorum, first rejection, write-back to the registry, audit, notify."""
+    """Apply one decision: quorum, first rejection, write-back to the registry, audit, notify.
+
+    Optimistic: when another decision was saved meanwhile (two approvers at once on a quorum of 2), the
+    request is read again and the decision applied to it, so both count; `spend_link` is spent only by
+    the write that records the decision."""
+    for _ in range(_DECISION_ATTEMPTS):
+        try:
+            return _record_decision_once(
+                request, approver, decision, comment, channel, source, deps, now, spend_link
+            )
+        except LinkUsedError:
+            return LinkView(deps.store.get(request.id), None, "used")
+        except StaleEventError:
+            fresh = deps.store.get(request.id)
+            if fresh is None or fresh.status != "pending":
+                return LinkView(fresh, None, "decided")
+            request = _settle(fresh, deps, now) if fresh.unsettled else fresh
+    return LinkView(deps.store.get(request.id), None, "retry")
+
+
+_DECISION_ATTEMPTS = 5
+
+
+def _record_decision_once(
+    request: ApprovalRequest,
+    approver: str,
+    decision: str,
+    comment: str,
+    channel: str,
+    source: str | None,
+    deps: Deps,
+    now: datetime,
+    spend_link: tuple[str, int] | None,
+) -> LinkView:
     if now >= request.expires_at:
         _refuse(request, approver, "expired", channel, source, deps, now)
         return LinkView(request, None, "expired")
@@ -543,11 +595,7 @@ def record_decision(
         outcome=status != "pending",
         promote_stage=approver if status == "approved" and updated.stage else None,
     )
-    try:
-        updated = _commit(updated, effects, deps, now)
-    except StaleEventError:
-        fresh = deps.store.get(request.id)
-        return LinkView(fresh, None, "decided" if fresh and fresh.status != "pending" else "retry")
+    updated = _commit(updated, effects, deps, now, spend_link)  # StaleEventError: the caller retries
     return LinkView(updated, None, None)
 
 
@@ -762,7 +810,7 @@ def _promote_stage(request: ApprovalRequest, approver: str, deps: Deps, now: dat
     from steward.promotion.models import PromoteCommand
 
     if deps.promotions is None:
-        raise NotFoundError("no promotion queue configured")
+        raise ConfigurationError("PROMOTION_QUEUE_URL is empty: an approved stage cannot be promoted")
     deps.promotions.send(
         PromoteCommand(
             package_arn=request.package_arn,
