@@ -98,7 +98,7 @@ def test_a_decision_whose_registry_write_fails_is_completed_by_the_operators_ret
         live, v5 = _live_v5(sb, stages=False)
         with sb.faults("sagemaker.UpdateModelPackage", rate=1.0) as injected:
             live.decide(sb, v5, "bob@example.com")  # saved, then the write-back to the registry fails
-        assert injected["sagemaker.UpdateModelPackage"] >= 1 and live.answers[-1][0] == 502
+        assert injected["sagemaker.UpdateModelPackage"] >= 1 and live.answers[-1][0] == 503  # retry it
         assert _status(sb, v5) == "PendingManualApproval"
         live.decide(sb, v5, "bob@example.com")  # the operator tries again
         assert live.answers[-1] == (409, {"error": "decided", "message": "refused: decided"})
@@ -119,7 +119,7 @@ def test_a_decision_left_half_done_is_completed_by_the_sweep():
         live, v5 = _live_v5(sb, stages=False)
         with sb.faults("sqs.SendMessage", rate=1.0):
             live.decide(sb, v5, "bob@example.com")  # registry written; the outcome's notification fails
-        assert live.answers[-1][0] == 502 and _status(sb, v5) == "Approved"
+        assert live.answers[-1][0] == 503 and _status(sb, v5) == "Approved"
         assert sb.lineage(f"{v5.lower()}/approval", "upstream", 0)["nodes"][0]["status"] == "Pending"
         sb.run_schedules("sweep-approvals")  # nobody retries: the sweep finishes it
         assert sb.lineage(f"{v5.lower()}/approval", "upstream", 0)["nodes"][0]["status"] == "Approved"

@@ -9,7 +9,7 @@ from typing import Any
 from steward.approvals import page
 from steward.approvals.service import Deps, LinkView, decide_by_link, view_link
 
-__all__ = ["Deps", "get_page", "post_decision"]
+__all__ = ["Deps", "forged_page", "get_page", "post_decision"]
 
 MAX_FORM_BYTES = 8 * 1024
 _PROBLEMS = {
@@ -40,6 +40,12 @@ def _page_for_problem(view: LinkView) -> tuple[int, str]:
         request = view.request
         message = f"Version {request.version} of {request.group} is {request.status}. Nothing was changed."
     return status, page.message_page(title, message, status="error" if status >= 403 else "info")
+
+
+def forged_page() -> tuple[int, str]:
+    """The page of a link that is no token Steward issued (the api answers it for a token its router
+    cannot even match, a control character in the path, without reading any key)."""
+    return _page_for_problem(LinkView(None, None, "forged"))
 
 
 def get_page(token: str, deps: Deps, now: datetime, action: str) -> tuple[int, str]:
@@ -86,7 +92,12 @@ def post_decision(token: str, body: str, source: str | None, deps: Deps, now: da
         return 413, page.message_page(
             "Too large", "The form was too large. Nothing was changed.", status="error"
         )
-    form = urllib.parse.parse_qs(body, keep_blank_values=True, max_num_fields=10)
+    try:
+        form = urllib.parse.parse_qs(body, keep_blank_values=True, max_num_fields=10)
+    except ValueError:  # over ten fields: no form of Steward's page
+        return 400, page.message_page(
+            "Not a decision", "The form is not one Steward's page sends. Nothing was changed.", status="error"
+        )
     field: dict[str, Any] = {k: v[0] for k, v in form.items() if v}
     view = decide_by_link(
         token,

@@ -16,26 +16,39 @@ from steward.lineage.keys import iso_z
 router = APIGatewayRouter()  # type: ignore[no-untyped-call]
 
 
-@router.get("/endpoints/<name>/monitoring")
+@router.get(
+    "/endpoints/<name>/monitoring",
+    summary="An endpoint's monitoring results and alarm transitions",
+    responses={
+        200: check.ok(
+            "Newest first, since `since`.",
+            check.obj({"endpoint": {"type": "string"}, "since": {"type": "string"}, "items": check.OBJECTS}),
+        ),
+        404: check.refused("No endpoint of that name in the lineage store."),
+    },
+)
 def endpoint_monitoring(
-    name: str,
-    since: Annotated[str | None, Query(max_length=64)] = None,
-    limit: Annotated[int, Query()] = 100,
-    account: Annotated[str | None, Query(max_length=20)] = None,
-    region: Annotated[str | None, Query(max_length=30)] = None,
+    name: check.EndpointName,
+    since: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description=check.TIME_HELP + " Default: the last seven days.",
+            examples=["2026-11-01T00:00:00Z"],
+        ),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=check.MAX_PAGE)] = 100,
+    account: check.Account = None,
+    region: check.Region = None,
 ) -> dict[str, Any]:
     """Newest first: Model Monitor executions (result, violations, version served) and alarm states."""
     from steward.monitoring.react import since_default  # in the route: the api's cold start skips it
     from steward.monitoring.wiring import monitoring_store
 
-    if not 1 <= limit <= 500:
-        raise check.BadRequestError(f"limit: {limit} is out of range 1..500")
+    check.limit(limit)
     arn = router.lambda_context.invoked_function_arn.split(":")
     endpoint = check.endpoint_id(name, check.region(region or arn[3]), check.account(account or arn[4]))
-    try:
-        start = check.timestamp(since) if since else since_default(datetime.now(UTC))
-    except check.BadRequestError as exc:
-        raise check.BadRequestError(f"since: {str(exc).split(': ', 1)[-1]}") from None
+    start = check.timestamp(since, "since") if since else since_default(datetime.now(UTC))
     store = monitoring_store()
     if not store.get_nodes([endpoint]):
         raise NotFoundError(f"no endpoint {endpoint!r} in the lineage store")

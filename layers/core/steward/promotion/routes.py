@@ -13,6 +13,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from pydantic import BaseModel, Field
 
+from steward.errors import ConfigurationError, NotFoundError
 from steward.lineage import api_support as check
 from steward.promotion.models import RollbackCommand
 from steward.settings import get_settings
@@ -21,8 +22,10 @@ router = APIGatewayRouter()  # type: ignore[no-untyped-call]
 
 
 class RollbackBody(BaseModel):
-    to_version: int | None = Field(None, alias="toVersion", ge=1)
-    reason: str = Field(min_length=3, max_length=1000)
+    to_version: int | None = Field(
+        None, alias="toVersion", ge=1, description="The version to redeploy. Default: the one served before."
+    )
+    reason: str = Field(min_length=3, max_length=1000, description="Why: kept with the rollback's record.")
 
 
 def enqueue_rollback(endpoint_arn: str, body: RollbackBody, caller: str, queue_url: str) -> RollbackCommand:
@@ -51,13 +54,10 @@ def merge_history(history: list[dict[str, Any]], ours: list[Any]) -> dict[str, A
     return {"requests": [d.summary() for d in ours if d.config_name in by_config or not d.config_name]}
 
 
-def _endpoint(name: str) -> str:
+def _endpoint(name: str, account: str | None, region: str | None) -> str:
     """An endpoint name in this account and region, unless ?account=&region= name another (forwarded)."""
     arn = router.lambda_context.invoked_function_arn.split(":")
-    params = router.current_event.query_string_parameters or {}
-    return check.endpoint_id(
-        name, check.region(params.get("region", arn[3])), check.account(params.get("account", arn[4]))
-    )
+    return check.endpoint_id(name, check.region(region or arn[3]), check.account(account or arn[4]))
 
 
 def _lineage() -> Any:
@@ -67,16 +67,60 @@ def _lineage() -> Any:
     return LineageStore(settings.lineage_table, settings.idempotency_table)
 
 
-@router.get("/endpoints/<name>/deployments")
-def endpoint_deployments(
-    name: str, limit: Annotated[int, Query()] = 50, next: Annotated[str | None, Query()] = None
-) -> dict[str, Any]:
+def _deployments(endpoint: str) -> list[Any]:
     from steward.adapters.deployment_store import DeploymentStore
+
+    return DeploymentStore(get_settings().lineage_table).for_endpoint(endpoint)
+
+
+UNKNOWN_ENDPOINT = "Steward never recorded that endpoint: no lineage and no deployment of its own."
+_DEPLOYMENT = check.obj(
+    {
+        "id": {"type": "string"},
+        "endpointConfigName": {"type": ["string", "null"]},
+        "outcome": {"type": "string"},
+        "versions": check.OBJECTS,
+    }
+)
+
+
+@router.get(
+    "/endpoints/<name>/deployments",
+    summary="Every deployment of an endpoint, newest first",
+    responses={
+        200: check.ok(
+            "The endpoint's deployments (from its status history; `steward` marks Steward's own) and "
+            "Steward's requests that never reached it (`requests`: queued, refused).",
+            check.obj(
+                {
+                    "endpoint": {"type": "string"},
+                    "requests": check.OBJECTS,
+                    "items": {"type": "array", "items": _DEPLOYMENT},
+                    "next": {"type": ["string", "null"]},
+                }
+            ),
+        ),
+        404: check.refused(UNKNOWN_ENDPOINT),
+    },
+)
+def endpoint_deployments(
+    name: check.EndpointName,
+    limit: Annotated[int, Query(ge=1, le=check.MAX_PAGE)] = 50,
+    next: Annotated[str | None, Query(max_length=256, description="The previous page's `next`.")] = None,
+    account: check.Account = None,
+    region: check.Region = None,
+) -> dict[str, Any]:
     from steward.lineage import deployments
 
-    endpoint = _endpoint(name)
-    history = deployments.deployment_history(_lineage(), endpoint)
-    requests = merge_history(history, DeploymentStore(get_settings().lineage_table).for_endpoint(endpoint))
+    endpoint = _endpoint(name, account, region)
+    ours = _deployments(endpoint)
+    try:
+        history = deployments.deployment_history(_lineage(), endpoint)
+    except NotFoundError:
+        if not ours:
+            raise
+        history = []  # never created (every deployment Steward asked for was refused): still Steward's
+    requests = merge_history(history, ours)
     return {
         "endpoint": endpoint,
         **requests,
@@ -84,20 +128,74 @@ def endpoint_deployments(
     }  # newest first
 
 
-@router.get("/endpoints/<name>/serving")
-def endpoint_serving(name: str, at: Annotated[str, Query(max_length=64)]) -> dict[str, Any]:
+@router.get(
+    "/endpoints/<name>/serving",
+    summary="What an endpoint served at a time",
+    responses={
+        200: check.ok(
+            "The endpoint config it served at `at` (null before its first), its models and versions.",
+            check.obj(
+                {
+                    "endpoint": {"type": "string"},
+                    "at": {"type": "string"},
+                    "endpointConfigName": {"type": ["string", "null"]},
+                    "models": {"type": "array", "items": {"type": "string"}},
+                    "modelPackages": {"type": "array", "items": {"type": "string"}},
+                }
+            ),
+        ),
+        404: check.refused("No endpoint of that name in the lineage store."),
+    },
+)
+def endpoint_serving(
+    name: check.EndpointName,
+    at: Annotated[str, Query(max_length=64, description=check.TIME_HELP, examples=["2026-11-03T14:00:00Z"])],
+    account: check.Account = None,
+    region: check.Region = None,
+) -> dict[str, Any]:
     from steward.lineage import deployments
 
-    return deployments.serving_at(_lineage(), _endpoint(name), check.timestamp(at))
+    return deployments.serving_at(_lineage(), _endpoint(name, account, region), check.timestamp(at))
 
 
-@router.post("/endpoints/<name>/rollback")
-def rollback(name: str, body: RollbackBody) -> Response[dict[str, Any]]:
+@router.post(
+    "/endpoints/<name>/rollback",
+    summary="Roll an endpoint back",
+    status_code=202,
+    responses={
+        202: check.ok(
+            "Queued: the promotion function redeploys the version (or refuses, and records why); follow "
+            "it in the endpoint's deployments (`rollbackRequest` is `request_id`).",
+            check.obj(
+                {
+                    "action": {"const": "rollback"},
+                    "request_id": {"type": "string"},
+                    "endpoint_arn": {"type": "string"},
+                    "to_version": {"type": ["integer", "null"]},
+                    "requested_by": {"type": "string"},
+                    "reason": {"type": "string"},
+                    "at": {"type": "string"},
+                    "status": {"const": "queued"},
+                    "endpoint": {"type": "string"},
+                }
+            ),
+        ),
+        404: check.refused(UNKNOWN_ENDPOINT),
+    },
+)
+def rollback(
+    name: check.EndpointName, body: RollbackBody, account: check.Account = None, region: check.Region = None
+) -> Response[dict[str, Any]]:
     """Redeploy the previous (or named) version; recorded as a rollback with the caller's identity."""
     event = router.current_event
-    endpoint_arn = _endpoint(name)
+    endpoint_arn = _endpoint(name, account, region)
+    queue_url = get_settings().promotion_queue_url
+    if not queue_url:
+        raise ConfigurationError("PROMOTION_QUEUE_URL is empty: rollbacks cannot be queued")
+    if not _lineage().get_nodes([endpoint_arn]) and not _deployments(endpoint_arn):
+        raise NotFoundError(f"no endpoint {endpoint_arn!r}: Steward never recorded it")
     caller = event.request_context.identity.user_arn or "unknown caller"
-    command = enqueue_rollback(endpoint_arn, body, caller, get_settings().promotion_queue_url)
+    command = enqueue_rollback(endpoint_arn, body, caller, queue_url)
     return Response(
         202,
         "application/json",

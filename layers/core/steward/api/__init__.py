@@ -1,0 +1,1 @@
+"""The HTTP API's own plumbing (errors → statuses, the OpenAPI document); routes live in the features."""
