@@ -14,7 +14,7 @@ REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= $(REGION)
 
-.PHONY: help venv tools demo test test-fast lint format build deploy bench clean lock browser browser-deps
+.PHONY: help venv tools demo test explore test-fast lint format build deploy bench clean lock browser browser-deps
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -79,6 +79,9 @@ browser: ## Debian's chromium + chromium-driver for the browser tests, installed
 	  || { echo "make test: apt-get could not install them; run:"; echo "$$hint"; exit 1; }
 
 browser-deps: browser ## (old name of `make browser`)
+
+explore: venv ## every interleaving of the concurrency scenarios' AWS calls (slow; make test runs a seeded sample)
+	STEWARD_EXPLORE=all $(BIN)/python -m pytest -q -p no:randomly tests/reliability/test_interleavings.py
 
 test-fast: venv ## unit + integration only (seconds: the inner loop)
 	$(BIN)/python -m pytest -n $(JOBS) tests/unit tests/integration -q
