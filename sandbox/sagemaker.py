@@ -16,10 +16,22 @@
   Here a repeated token returns the execution it started (SageMaker's idempotency), and a new run is
   Executing and announced with the Pipeline Execution Status Change SageMaker sends (the sandbox runs
   no pipeline steps: the run stays Executing).
+- moto's UpdateModelPackage resets what the call leaves out (a metadata-only update wipes an Approved
+  package's ModelApprovalStatus and ApprovalDescription). Here it changes only the fields the call names,
+  as SageMaker does: CustomerMetadataProperties are merged key by key, CustomerMetadataPropertiesToRemove
+  drops keys, AdditionalInferenceSpecificationsToAdd appends.
+- moto answers Describe/List calls with empty objects and strings where SageMaker omits the key
+  (DataCaptureConfig, VpcConfig, PipelineExperimentConfig, FailureReason "", an empty Containers or
+  PrimaryContainer, ...) and leaves out some members SageMaker always returns. Every SageMaker Describe
+  and List answer is shaped here against botocore's service model: optional members that are empty (a
+  structure, string or list) and keys that are not members are dropped, and DescribeModelPackage's
+  ModelPackageName, DescribeModelPackageGroup's CreatedBy, DescribeProcessingJob's ProcessingResources
+  and DescribeEndpoint's DataCaptureConfig summary are filled in as SageMaker returns them.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 
@@ -216,6 +228,120 @@ _UPDATE_FIELDS = (
 )
 
 
+def _update_model_package(response: Any) -> Any:
+    """UpdateModelPackage changing only what the call names (moto resets the rest)."""
+    from moto.core.responses import ActionResult
+    from moto.sagemaker.utils import validate_model_approval_status
+
+    package = response.sagemaker_backend.describe_model_package(response._get_param("ModelPackageArn"))
+    status = response._get_param("ModelApprovalStatus")
+    if status is not None:
+        validate_model_approval_status(status)
+        package.model_approval_status = status
+    if response._get_param("ApprovalDescription") is not None:
+        package.approval_description = response._get_param("ApprovalDescription")
+    properties = dict(package.customer_metadata_properties or {})
+    properties.update(response._get_param("CustomerMetadataProperties") or {})
+    for key in response._get_param("CustomerMetadataPropertiesToRemove") or []:
+        properties.pop(key, None)
+    package.customer_metadata_properties = properties or None
+    if response._get_param("AdditionalInferenceSpecificationsToAdd"):
+        package.add_additional_inference_specifications(
+            response._get_param("AdditionalInferenceSpecificationsToAdd")
+        )
+    if response._get_param("InferenceSpecification") is not None:
+        package.inference_specification = response._get_param("InferenceSpecification")
+    package.modifications_done()
+    return ActionResult({"ModelPackageArn": package.arn})
+
+
+@functools.cache
+def _service_model() -> Any:
+    import botocore.session
+
+    return botocore.session.get_session().get_service_model("sagemaker")
+
+
+def shaped(shape: Any, value: Any) -> Any:
+    """`value` as SageMaker returns it for `shape`: optional members that are empty (a structure, string
+    or list; None too) and keys that are not members are left out. A new value; `value` is not changed."""
+    if shape.type_name == "structure" and isinstance(value, dict):
+        out = {}
+        for key, raw in value.items():
+            member = shape.members.get(key)
+            if member is None:
+                continue
+            member_value = shaped(member, raw)
+            if key not in shape.required_members and (
+                member_value is None
+                or (member.type_name in ("structure", "string", "list") and member_value in ({}, "", []))
+            ):
+                continue
+            out[key] = member_value
+        return out
+    if shape.type_name == "list" and isinstance(value, list):
+        return [shaped(shape.member, v) for v in value]
+    if shape.type_name == "map" and isinstance(value, dict):
+        return {k: shaped(shape.value, v) for k, v in value.items()}
+    return value
+
+
+def _filled(operation: str, response: Any, result: dict[str, Any]) -> dict[str, Any]:
+    """Members SageMaker always returns that moto leaves out or answers in another shape."""
+    backend = response.sagemaker_backend
+    if operation == "DescribeModelPackage" and "ModelPackageName" not in result:
+        # A versioned package is named after its group.
+        result = {**result, "ModelPackageName": result.get("ModelPackageGroupName")}
+    elif operation == "DescribeModelPackageGroup" and "CreatedBy" not in result:
+        group = backend.describe_model_package_group(result["ModelPackageGroupName"])
+        result = {**result, "CreatedBy": getattr(group, "created_by", None) or {}}
+    elif operation == "DescribeProcessingJob" and "ProcessingResources" not in result:
+        job = backend.processing_jobs.get(result.get("ProcessingJobName"))
+        resources = getattr(job, "sandbox_processing_resources", None)
+        if resources:
+            result = {**result, "ProcessingResources": resources}
+    elif operation == "DescribeEndpoint":
+        capture = result.get("DataCaptureConfig") or {}
+        if capture and "CaptureStatus" not in capture:
+            summary = {
+                "EnableCapture": bool(capture.get("EnableCapture")),
+                "CaptureStatus": "Started" if capture.get("EnableCapture") else "Stopped",
+                "CurrentSamplingPercentage": capture.get("InitialSamplingPercentage"),
+                "DestinationS3Uri": capture.get("DestinationS3Uri"),
+                "KmsKeyId": capture.get("KmsKeyId"),
+            }
+            result = {**result, "DataCaptureConfig": {k: v for k, v in summary.items() if v is not None}}
+    return result
+
+
+def _shaping(method: Any, operation: str) -> Any:
+    """A moto Describe/List answering in SageMaker's shape (see `shaped`)."""
+
+    def shaped_answer(response: Any) -> Any:
+        from moto.core.responses import ActionResult
+
+        result = method(response)
+        if not isinstance(result, ActionResult) or not isinstance(result.result, dict):
+            return result
+        output = _service_model().operation_model(operation).output_shape
+        return ActionResult(shaped(output, _filled(operation, response, result.result)))
+
+    return shaped_answer
+
+
+def _processing_resources(create: Any) -> Any:
+    """CreateProcessingJob keeping ProcessingResources (moto drops it; DescribeProcessingJob returns it)."""
+
+    def create_processing_job(response: Any) -> Any:
+        result = create(response)
+        job = response.sagemaker_backend.processing_jobs.get(response._get_param("ProcessingJobName"))
+        if job is not None:
+            job.sandbox_processing_resources = response._get_param("ProcessingResources")
+        return result
+
+    return create_processing_job
+
+
 def _iso(value: Any) -> Any:
     from datetime import datetime
 
@@ -302,11 +428,13 @@ class SageMakerEmulation:
         if not hasattr(SageMakerResponse, "update_endpoint"):
             SageMakerResponse.update_endpoint = _update_endpoint  # type: ignore[attr-defined]
             self._added.append("update_endpoint")
+        self._install_shapes(SageMakerResponse)
         if self.emit is None:
             return
         emulation = self
-        create, update = SageMakerResponse.create_model_package, SageMakerResponse.update_model_package
-        self._wrapped = {"create_model_package": create, "update_model_package": update}
+        create = SageMakerResponse.create_model_package
+        self._wrapped["create_model_package"] = create
+        update = _update_model_package
 
         def create_model_package(response: Any) -> Any:
             result = create(response)
@@ -334,6 +462,19 @@ class SageMakerEmulation:
         SageMakerResponse.start_pipeline_execution = _pipeline_starts(start, self.emit)
         if self.endpoints is not None:
             self._install_endpoint_lifecycle(SageMakerResponse)
+
+    def _install_shapes(self, responses: Any) -> None:
+        from botocore import xform_name
+
+        self._wrapped["update_model_package"] = responses.update_model_package
+        responses.update_model_package = _update_model_package
+        self._wrapped["create_processing_job"] = responses.create_processing_job
+        responses.create_processing_job = _processing_resources(responses.create_processing_job)
+        for operation in _service_model().operation_names:
+            method = xform_name(operation)
+            if operation.startswith(("Describe", "List")) and method in vars(responses):
+                self._wrapped[method] = getattr(responses, method)
+                setattr(responses, method, _shaping(getattr(responses, method), operation))
 
     def _install_endpoint_lifecycle(self, responses: Any) -> None:
         lifecycle = self.endpoints

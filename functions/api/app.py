@@ -22,12 +22,14 @@ from steward.monitoring.routes import router as monitoring_router
 from steward.observability import logger, metrics, tracer
 from steward.promotion.routes import router as promotion_router
 from steward.settings import get_settings
+from steward.status.routes import router as status_router
 
 app = APIGatewayRestResolver(enable_validation=True)
 app.include_router(approval_router)  # /approvals/{token} (the link's page and decision), operators, Slack
 app.include_router(monitoring_router)  # /endpoints/{name}/monitoring
 app.include_router(promotion_router)  # /endpoints/{name}/deployments|serving|rollback
 app.include_router(lineage_router)  # /lineage, /compare, /notifications (the delivery log)
+app.include_router(status_router)  # /status (the whole estate)
 
 
 @app.get(

@@ -246,6 +246,7 @@ ROUTES = [
     ("GET", "/endpoints/{name}/serving"),
     ("POST", "/endpoints/{name}/rollback"),
     ("GET", "/endpoints/{name}/monitoring"),
+    ("GET", "/status"),
 ]
 PARAMETERS = [
     "id",

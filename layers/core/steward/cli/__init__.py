@@ -85,6 +85,13 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915 (one statement per op
     monitoring.add_argument("--json", action="store_true")
     add_target_options(monitoring)
 
+    status = commands.add_parser(
+        "status", help="every endpoint, deployments in flight, open approvals and DLQs (exit 1: attention)"
+    )
+    status.add_argument("endpoint", nargs="?", help="only this endpoint (a name)")
+    status.add_argument("--json", action="store_true")
+    add_target_options(status)
+
     notes = commands.add_parser("notifications", help="the delivery log: every attempt, newest first")
     notes.add_argument("--since", metavar="TIME", help="ISO-8601 (default: the last 24 hours)")
     notes.add_argument("--failed", action="store_true", help="only failed attempts")
@@ -159,6 +166,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return commands.notifications(args)
         if args.command == "monitoring":
             return commands.monitoring(args)
+        if args.command == "status":
+            return commands.status(args)
         if args.command == "redrive":
             return commands.redrive(args)
     except ApiError as exc:

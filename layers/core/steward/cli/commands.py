@@ -189,6 +189,43 @@ def monitoring(args: argparse.Namespace) -> int:
     return 0
 
 
+def status(args: argparse.Namespace) -> int:
+    """Exit 1 when something needs attention (a failed change, a non-empty DLQ), 0 otherwise."""
+    with api_for(args) as api:
+        answer = api.status(args.endpoint)
+    print(json.dumps(answer, indent=2) if args.json else status_text(answer))
+    return 0 if answer.get("ok") else 1
+
+
+def status_text(answer: dict[str, Any]) -> str:
+    rows = [f"Steward status at {answer['at']}"]
+    rows.append(f"  {'endpoint':<24} {'status':<14} {'since':<20} {'config':<28} last change")
+    for e in answer["endpoints"]:
+        last = e["lastChange"]
+        rows.append(
+            f"  {clip(e['name'] or '', 24):<24} {e['status'] or '-':<14} "
+            f"{(e['statusSince'] or '-')[:19]:<20} "
+            f"{clip(e['endpointConfigName'] or '-', 28):<28} {last['outcome']}"
+            + (f": {clip(last['failureReason'], 60)}" if last.get("failureReason") else "")
+        )
+        for d in e["deployments"]:
+            rows.append(
+                f"      deployment {d['status']}: {d.get('kind')} of v{d.get('version')} ({d.get('stage')})"
+            )
+        for r in e["approvalRequests"]:
+            rows.append(f"      approval open: {r['group']}/{r['version']} for {r.get('ageSeconds')} s")
+    if not answer["endpoints"]:
+        rows.append("  (no endpoint recorded)")
+    for r in answer["approvalRequests"]:
+        if not r.get("endpointName"):
+            rows.append(f"  approval open: {r['group']}/{r['version']} ({r['requestId']})")
+    for q in answer["dlqs"]:
+        age = f", oldest {q['oldestAgeSeconds']} s" if q.get("oldestAgeSeconds") is not None else ""
+        rows.append(f"  DLQ {q['name']:<14} {q['depth']} message(s){age}")
+    rows += [f"  ! {why}" for why in answer["attention"]] or ["  ✔ nothing needs attention"]
+    return "\n".join(rows)
+
+
 def monitoring_text(answer: dict[str, Any]) -> str:
     """One line per result or alarm transition, the violations under it."""
     rows = [f"Monitoring of {answer['endpoint']} since {answer['since']} (newest first)"]

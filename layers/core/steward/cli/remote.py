@@ -124,3 +124,6 @@ class StewardApi:
 
     def serving(self, endpoint: str, at: str) -> dict[str, Any]:
         return self.get(f"/endpoints/{urllib.parse.quote(endpoint, safe='')}/serving", at=at)  # type: ignore[no-any-return]
+
+    def status(self, endpoint: str | None = None) -> dict[str, Any]:
+        return self.get("/status", endpoint=endpoint)  # type: ignore[no-any-return]

@@ -1,0 +1,1 @@
+"""`GET /status` and `steward status`: every endpoint Steward has recorded, in one call."""

@@ -1,0 +1,194 @@
+"""The estate in one call, from a fixed number of reads whatever the number of endpoints.
+
+DynamoDB: three paginated Queries of the sparse worklist index GSI2 (`ACTIVE#endpoint`: every endpoint
+with its status, serving and pending config and failure reason; `ACTIVE#deployment`: Steward's queued
+and in-flight deployments; `ACTIVE#approval`: open approval requests), then one BatchGetItem per 100
+open requests for their bodies (which stage, so which endpoint, they are for). SQS: per DLQ, one
+GetQueueAttributes and one ReceiveMessage peek (VisibilityTimeout=0, SentTimestamp) for the age of the
+oldest message seen (SQS has no oldest-message attribute; CloudWatch's metric is not in the sandbox).
+No SageMaker call.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+from steward.adapters.clients import client
+from steward.adapters.lineage_store import LineageStore, from_item
+from steward.lineage.graph import NodeKind
+
+# The DLQs the api function is given (template.yaml), by the name `steward redrive` knows them by.
+DLQ_ENV = {
+    "RecordLineage": "RECORD_LINEAGE_DLQ_URL",
+    "Notify": "NOTIFY_DLQ_URL",
+    "PromoteModel": "PROMOTE_MODEL_DLQ_URL",
+}
+_ACTIVE_LIMIT = 10_000
+_FAILED = {"Failed": "failed", "UpdateRollbackFailed": "rollback-failed"}
+_IN_FLIGHT = ("Creating", "Updating", "SystemUpdating", "RollingBack")
+
+
+def _age_seconds(since: str | None, now: datetime) -> int | None:
+    if not since:
+        return None
+    try:
+        then = datetime.fromisoformat(since.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return max(0, int((now - then).total_seconds()))
+
+
+def _endpoint_of(deployment_node_id: str) -> str:
+    return deployment_node_id.split("/deployment/", 1)[0]
+
+
+def _approval_bodies(table: str, ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Approval request bodies by id: one BatchGetItem per 100 ids."""
+    import json
+
+    found: dict[str, dict[str, Any]] = {}
+    ddb = client("dynamodb")
+    for start in range(0, len(ids), 100):
+        request: dict[str, Any] = {
+            table: {
+                "Keys": [{"pk": {"S": f"APPROVAL#{i}"}, "sk": {"S": "R"}} for i in ids[start : start + 100]]
+            }
+        }
+        while request:
+            response = ddb.batch_get_item(RequestItems=request)
+            for item in response.get("Responses", {}).get(table, []):
+                body = json.loads(from_item(item)["body"])
+                found[body["id"]] = body
+            request = response.get("UnprocessedKeys") or {}
+    return found
+
+
+def _stage_endpoint(stage_text: str) -> str | None:
+    """`staging → churn-staging (ml.m5.large x1, canary)` → `churn-staging`."""
+    if "→" not in stage_text:
+        return None
+    return stage_text.split("→", 1)[1].strip().split(" ", 1)[0] or None
+
+
+def dlq_status(now: datetime) -> list[dict[str, Any]]:
+    sqs = client("sqs")
+    queues = []
+    for name, env in DLQ_ENV.items():
+        url = os.environ.get(env)
+        if not url:
+            continue
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        depth = int(attributes.get("ApproximateNumberOfMessages", 0))
+        oldest = None
+        if depth:
+            peek = sqs.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0, AttributeNames=["SentTimestamp"]
+            )
+            sent = [
+                int(m["Attributes"]["SentTimestamp"]) for m in peek.get("Messages", []) if "Attributes" in m
+            ]
+            if sent:
+                oldest = max(0, int(now.timestamp() - min(sent) / 1000))
+        queues.append(
+            {
+                "name": name,
+                "queueUrl": url,
+                "depth": depth,
+                "inFlight": int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0)),
+                "oldestAgeSeconds": oldest,
+            }
+        )
+    return queues
+
+
+def estate(store: LineageStore, now: datetime, endpoint: str | None = None) -> dict[str, Any]:
+    """Every endpoint (or the one named: its ARN), its deployments and approvals, and the DLQs."""
+    kinds = (NodeKind.ENDPOINT, NodeKind.DEPLOYMENT, NodeKind.APPROVAL)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        dlqs = pool.submit(dlq_status, now)
+        endpoints, deployments, approvals = pool.map(
+            lambda k: store.active_nodes(k, limit=_ACTIVE_LIMIT), kinds
+        )
+        queues = dlqs.result()
+    bodies = _approval_bodies(store.table, [str(a["requestId"]) for a in approvals if a.get("requestId")])
+    by_id: dict[str, dict[str, Any]] = {}
+    for node in sorted(endpoints, key=lambda n: n["id"]):
+        status = node.get("status")
+        failed = status in _FAILED or bool(node.get("failureReason"))
+        by_id[node["id"]] = {
+            "endpoint": node["id"],
+            "name": node.get("name"),
+            "status": status,
+            "statusSince": node.get("statusTime"),
+            "endpointConfigName": node.get("endpointConfigName"),
+            "pendingEndpointConfigName": node.get("pendingEndpointConfigName"),
+            "lastChange": {
+                "outcome": _FAILED.get(str(status))
+                or ("failed" if failed else "in-progress" if status in _IN_FLIGHT else "succeeded"),
+                "at": node.get("statusTime"),
+                "failureReason": node.get("failureReason"),
+            },
+            "deployments": [],
+            "approvalRequests": [],
+            "attention": [],
+        }
+    for node in deployments:
+        entry = by_id.get(_endpoint_of(node["id"]))
+        if entry is not None:
+            entry["deployments"].append(
+                {
+                    "deploymentId": node.get("deploymentId"),
+                    "status": node.get("status"),
+                    "kind": node.get("deploymentKind"),
+                    "stage": node.get("stage"),
+                    "modelPackageArn": node.get("modelPackageArn"),
+                    "version": node.get("version"),
+                    "approvedBy": node.get("approvedBy") or [],
+                    "since": node.get("statusTime"),
+                }
+            )
+    open_requests = []
+    for node in approvals:
+        body = bodies.get(str(node.get("requestId")))
+        if body is None or body.get("status") != "pending":
+            continue
+        stages = body.get("target_stages") or []
+        target = _stage_endpoint(stages[0]) if stages else None
+        request = {
+            "requestId": body["id"],
+            "group": body.get("group"),
+            "version": body.get("version"),
+            "stage": body.get("stage"),
+            "endpointName": target,
+            "createdAt": body.get("created_at"),
+            "ageSeconds": _age_seconds(body.get("created_at"), now),
+            "expiresAt": body.get("expires_at"),
+            "approvedBy": sorted(
+                {d["approver"] for d in body.get("decisions", []) if d["decision"] == "approve"}
+            ),
+        }
+        open_requests.append(request)
+        for entry in by_id.values():
+            if target and entry["name"] == target:
+                entry["approvalRequests"].append(request)
+    for entry in by_id.values():
+        if entry["lastChange"]["outcome"] in ("failed", "rollback-failed"):
+            entry["attention"].append(f"last change {entry['lastChange']['outcome']}")
+    if endpoint is not None:
+        by_id = {k: v for k, v in by_id.items() if k == endpoint}
+    attention = [f"{e['name']}: {why}" for e in by_id.values() for why in e["attention"]]
+    attention += [f"DLQ {q['name']}: {q['depth']} message(s)" for q in queues if q["depth"]]
+    return {
+        "at": now.astimezone(UTC).isoformat(),
+        "endpoints": list(by_id.values()),
+        "approvalRequests": open_requests,
+        "dlqs": queues,
+        "attention": attention,
+        "ok": not attention,
+    }
