@@ -198,6 +198,7 @@ class Sandbox:
         parameters: dict[str, str] | None = None,
         serve_api: bool = True,
         serve_aws: bool = False,
+        react: bool = False,
         api_port: int = 0,
         verbose: bool = False,
     ) -> None:
@@ -214,6 +215,12 @@ class Sandbox:
         }
         self.serve_api = serve_api
         self.serve_aws = serve_aws
+        # react: deliver follow-up work by itself (a background drain), as AWS would, so code that only
+        # talks to the served endpoint (the SageMaker SDK, the CLI) sees Steward react and endpoints
+        # reach InService without anyone calling drain(). Off by default: tests stay synchronous.
+        self.react = react
+        self._reactor: threading.Thread | None = None
+        self._reacting = threading.Event()
         self.api_port = api_port
         self.verbose = verbose
         self.logs: list[str] = []
@@ -281,6 +288,8 @@ class Sandbox:
                 self._start_api()
             if self.serve_aws:
                 self._start_aws_server()
+            if self.react:
+                self._start_reactor()
         except Exception:
             self.stop()
             raise
@@ -351,6 +360,10 @@ class Sandbox:
     def stop(self) -> None:
         if not self._started:
             return
+        if self._reactor is not None:
+            self._reacting.set()
+            self._reactor.join(10)
+            self._reactor = None
         self.__dict__.pop("_clients", None)
         if self.receiver is not None:
             self.receiver.stop()
@@ -1245,6 +1258,20 @@ class Sandbox:
         if not outcome["ok"]:
             raise SandboxError(outcome.get("error", "handler failed"))
         return outcome["result"]  # type: ignore[no-any-return]
+
+    REACT_INTERVAL = 0.2  # seconds between two looks for follow-up work
+
+    def _start_reactor(self) -> None:
+        def react() -> None:
+            while not self._reacting.wait(self.REACT_INTERVAL):
+                try:
+                    self.drain()
+                except Exception:  # a bad event must not stop the sandbox reacting to the next ones
+                    log.exception("the sandbox failed to deliver follow-up work")
+
+        self._reacting.clear()
+        self._reactor = threading.Thread(target=react, name="sandbox-reactor", daemon=True)
+        self._reactor.start()
 
     def _start_aws_server(self) -> None:
         from moto.server import ThreadedMotoServer

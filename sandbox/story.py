@@ -125,13 +125,17 @@ def run_replay(paths: list[str], as_json: bool, setup: str | None, out: TextIO |
 
 @contextlib.contextmanager
 def loaded_sandbox(
-    paths: list[str], setup: str | None, api_port: int = 0, out: TextIO | None = None
+    paths: list[str],
+    setup: str | None,
+    api_port: int = 0,
+    out: TextIO | None = None,
+    serve_aws: bool = False,
 ) -> Iterator[Sandbox]:
     """A sandbox with its API up, after replaying `paths` (and creating `setup`'s SageMaker resources).
     Deliveries that failed are reported on `out` (stderr by default): an answer built on a partial replay
     says so instead of looking complete."""
     events = load_events(list(paths))
-    with Sandbox(api_port=api_port) as sb:
+    with Sandbox(api_port=api_port, serve_aws=serve_aws, react=serve_aws) as sb:
         if setup:
             create_sagemaker_resources(sb.client("sagemaker"), json.loads(Path(setup).read_text()))
         results = sb.put_events(events)
@@ -163,9 +167,11 @@ def _report_failures(events: list[dict[str, Any]], results: list[dict[str, Any]]
     return len(failed) + len(refused)
 
 
-def run_serve(paths: list[str], setup: str | None, port: int, out: TextIO | None = None) -> int:
+def run_serve(
+    paths: list[str], setup: str | None, port: int, out: TextIO | None = None, serve_aws: bool = False
+) -> int:
     out = out or sys.stdout
-    with loaded_sandbox(paths, setup, port, out) as sb:
+    with loaded_sandbox(paths, setup, port, out, serve_aws) as sb:
         nodes = sb.lineage()["nodes"]
         out.write(f"Steward sandbox API: {sb.api_url}   ({len(paths)} files replayed, {len(nodes)} nodes)\n")
         out.write(f"  export STEWARD_API_URL={sb.api_url}\n")
@@ -184,6 +190,14 @@ def run_serve(paths: list[str], setup: str | None, port: int, out: TextIO | None
             out.write(f"  steward lineage {package['id']}\n")
         if start is None:
             out.write("  (nothing recorded yet: replay event files, e.g. events/story_churn.jsonl)\n")
+        if serve_aws:
+            out.write(
+                f"Embedded AWS (SageMaker, S3, ...): {sb.aws_endpoint_url}\n"
+                "  Steward reacts to what you do there, by itself.\n"
+                f"  export AWS_ENDPOINT_URL={sb.aws_endpoint_url} AWS_ACCESS_KEY_ID=testing "
+                f"AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION={sb.region}\n"
+                "  (fake credentials: the SDK and the AWS CLI sign every request; never use real ones here)\n"
+            )
         with contextlib.suppress(KeyboardInterrupt):  # from here on, Ctrl-C is the way out
             out.write("Ctrl-C to stop.\n")
             out.flush()
