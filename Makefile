@@ -14,7 +14,7 @@ REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= $(REGION)
 
-.PHONY: help venv tools demo test explore test-fast lint format build deploy bench clean lock browser browser-deps
+.PHONY: help venv tools demo test test-sdk explore test-fast lint format build deploy bench clean lock browser browser-deps
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -37,6 +37,13 @@ $(BIN)/.installed: tests/requirements.txt pyproject.toml | $(UV)
 $(TOOLS)/bin/.installed: tests/requirements-tools.txt | $(UV)
 	$(UV) venv --quiet --seed --allow-existing --python $(PYTHON) $(TOOLS)
 	$(UV) pip install --quiet --python $(TOOLS)/bin/python -r tests/requirements-tools.txt
+	touch $@
+
+SDK := .sdk
+
+$(SDK)/bin/.installed: tests/requirements-sdk.txt | $(UV)
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(SDK)
+	$(UV) pip install --quiet --python $(SDK)/bin/python -r tests/requirements-sdk.txt
 	touch $@
 
 venv: $(BIN)/.installed ## create the app venv (.venv)
@@ -80,6 +87,9 @@ browser: ## Debian's chromium + chromium-driver for the browser tests, installed
 
 browser-deps: browser ## (old name of `make browser`)
 
+test-sdk: venv $(SDK)/bin/.installed ## the official SageMaker SDK (own venv, .sdk) as a client of `steward local serve --serve-aws`
+	$(SDK)/bin/python -W ignore::SyntaxWarning tests/sdk/run_sdk_flow.py
+
 explore: venv ## every interleaving of the concurrency scenarios' AWS calls (slow; make test runs a seeded sample)
 	STEWARD_EXPLORE=all $(BIN)/python -m pytest -q -p no:randomly tests/reliability/test_interleavings.py
 
@@ -115,4 +125,4 @@ lock: ## re-pin tests/requirements.txt from a fresh resolve
 	/tmp/steward-lock/bin/pip freeze > tests/requirements.txt
 
 clean: ## remove venvs and build output
-	rm -rf $(VENV) $(TOOLS) .uv .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) $(SDK) .uv .aws-sam .pytest_cache .mypy_cache .ruff_cache

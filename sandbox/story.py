@@ -130,12 +130,13 @@ def loaded_sandbox(
     api_port: int = 0,
     out: TextIO | None = None,
     serve_aws: bool = False,
+    policy: str | None = None,
 ) -> Iterator[Sandbox]:
     """A sandbox with its API up, after replaying `paths` (and creating `setup`'s SageMaker resources).
     Deliveries that failed are reported on `out` (stderr by default): an answer built on a partial replay
     says so instead of looking complete."""
     events = load_events(list(paths))
-    with Sandbox(api_port=api_port, serve_aws=serve_aws, react=serve_aws) as sb:
+    with Sandbox(policy=policy, api_port=api_port, serve_aws=serve_aws, react=serve_aws) as sb:
         if setup:
             create_sagemaker_resources(sb.client("sagemaker"), json.loads(Path(setup).read_text()))
         results = sb.put_events(events)
@@ -168,10 +169,16 @@ def _report_failures(events: list[dict[str, Any]], results: list[dict[str, Any]]
 
 
 def run_serve(
-    paths: list[str], setup: str | None, port: int, out: TextIO | None = None, serve_aws: bool = False
+    paths: list[str],
+    setup: str | None,
+    port: int,
+    out: TextIO | None = None,
+    serve_aws: bool = False,
+    policy: str | None = None,
+    outbox: str | None = None,
 ) -> int:
     out = out or sys.stdout
-    with loaded_sandbox(paths, setup, port, out, serve_aws) as sb:
+    with loaded_sandbox(paths, setup, port, out, serve_aws, policy) as sb:
         nodes = sb.lineage()["nodes"]
         out.write(f"Steward sandbox API: {sb.api_url}   ({len(paths)} files replayed, {len(nodes)} nodes)\n")
         out.write(f"  export STEWARD_API_URL={sb.api_url}\n")
@@ -198,12 +205,29 @@ def run_serve(
                 f"AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION={sb.region}\n"
                 "  (fake credentials: the SDK and the AWS CLI sign every request; never use real ones here)\n"
             )
+        if outbox:
+            out.write(f"Notifications are written to {outbox}/ as they are delivered (emails as .eml).\n")
         with contextlib.suppress(KeyboardInterrupt):  # from here on, Ctrl-C is the way out
             out.write("Ctrl-C to stop.\n")
             out.flush()
+            written = 0
             while True:
-                time.sleep(3600)
+                if outbox:
+                    written = _write_outbox(sb.outbox, Path(outbox), written)
+                time.sleep(0.5 if outbox else 3600)
     return 0
+
+
+def _write_outbox(messages: list[dict[str, Any]], folder: Path, written: int) -> int:
+    """Each message delivered since the last call as a file (an inbox for scripts and people alike)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, message in enumerate(messages[written:], written + 1):
+        stem = folder / f"{i:03d}-{message['channel']}"
+        if message["channel"] == "email" and message.get("raw"):
+            stem.with_suffix(".eml").write_text(message["raw"])
+        else:
+            stem.with_suffix(".json").write_text(json.dumps(message.get("raw"), indent=2))
+    return len(messages)
 
 
 def _show_outbox(sb: Sandbox, out: TextIO) -> None:

@@ -38,6 +38,12 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915 (one statement per op
     serve.add_argument("--setup", metavar="FILE", help="SageMaker resources to create first")
     serve.add_argument("--port", type=int, default=0, help="port of the local API (default: any free one)")
     serve.add_argument(
+        "--policy", metavar="FILE", help="the policy to publish (YAML or JSON; default: shipped)"
+    )
+    serve.add_argument(
+        "--outbox", metavar="DIR", help="write each notification delivered to DIR (emails .eml)"
+    )
+    serve.add_argument(
         "--serve-aws",
         action="store_true",
         help="also serve the embedded AWS on 127.0.0.1 for your SDK or CLI code; Steward reacts by itself",
@@ -151,7 +157,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
                 return int(run_demo(interactive=args.interactive))
             if args.local_command == "serve":
-                return int(run_serve(args.files, args.setup, args.port, serve_aws=args.serve_aws))
+                return int(
+                    run_serve(
+                        args.files,
+                        args.setup,
+                        args.port,
+                        serve_aws=args.serve_aws,
+                        policy=args.policy,
+                        outbox=args.outbox,
+                    )
+                )
             return int(run_replay(args.files, args.json, args.setup))
         if args.command == "lineage":
             return commands.lineage(args)
