@@ -141,10 +141,52 @@ def main() -> int:
         served = model.primary_container.model_package_name if model.primary_container else None
         assert served == package.model_package_arn, served
         print(f"✔ it serves exactly the approved version: {served}")
+        _register_with_model_builder(session)
+        _wait(
+            "ModelBuilder.register's version reached the gate too",
+            lambda: _subject(outbox, "Approval requested: sdk-models version 2"),
+        )
         return 0
     finally:
         serve.send_signal(signal.SIGINT)
         serve.wait(30)
+
+
+def _register_with_model_builder(session) -> None:
+    """The SDK's high-level path: ModelBuilder.register, as a training pipeline's last step would."""
+    from sagemaker.core.helper import session_helper
+    from sagemaker.core.shapes import MetricsSource, ModelMetrics, ModelQuality
+    from sagemaker.serve import ModelBuilder
+
+    # The SDK's own bug: its Session asks STS at the fixed regional endpoint (sts_regional_endpoint),
+    # ignoring AWS_ENDPOINT_URL, so against any other endpoint it fails to connect. Point it at ours.
+    session_helper.sts_regional_endpoint = lambda region: os.environ["AWS_ENDPOINT_URL"]
+    builder = ModelBuilder(
+        image_uri="123456789012.dkr.ecr.us-east-1.amazonaws.com/img:1",
+        s3_model_data_url="s3://sdk-models/m2.tar.gz",
+        role_arn="arn:aws:iam::123456789012:role/sdk",
+        sagemaker_session=session_helper.Session(boto_session=session),
+    )
+    registered = builder.register(
+        model_package_group_name="sdk-models",
+        content_types=["text/csv"],
+        response_types=["text/csv"],
+        model_metrics=ModelMetrics(
+            model_quality=ModelQuality(
+                statistics=MetricsSource(content_type="application/json", s3_uri="s3://sdk-reports/eval.json")
+            )
+        ),
+        approval_status="PendingManualApproval",
+    )
+    print(f"✔ ModelBuilder.register → {registered}")
+
+
+def _subject(outbox: Path, wanted: str) -> bool:
+    for path in sorted(outbox.glob("*.eml")):
+        message = email.message_from_string(path.read_text(), policy=email.policy.default)
+        if wanted in " ".join(str(message["Subject"]).split()):
+            return True
+    return False
 
 
 def _endpoint(resources, session):
