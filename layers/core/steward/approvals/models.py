@@ -41,6 +41,9 @@ class ApprovalRequest(BaseModel):
     # Every identity of the registrant (Studio profile, IAM ARN, session name): none of them may approve.
     registrant_identities: list[str] = Field(default_factory=list)
     description: str | None = None
+    # What an approver needs to know of where the version came from (README "Approvals"): training data,
+    # pipeline run, code; read once from the lineage when the request opens.
+    lineage: list[str] = Field(default_factory=list)
     approvers: list[str]
     slack_ids: dict[str, str] = Field(default_factory=dict)  # approver email → Slack user id
     target_stages: list[str] = Field(

@@ -169,6 +169,7 @@ def open_request(
         registered_by=(d.created_by.who if d.created_by else None),
         registrant_identities=registrant,
         description=d.model_package_description,
+        lineage=lineage_summary(deps.lineage, d),
         target_stages=[_stage_line(s) for s in stages],
         **_rules(approval, registrant, now),
         gate=gate,
@@ -232,6 +233,48 @@ def open_request(
         "gate": gate.summary(),
         "problems": problems,
     }
+
+
+_LINEAGE_DEPTH = 6  # artifact ← training job ← data ← processing job ← raw data (and code), with room
+
+
+def lineage_summary(lineage: Any, d: ev.ModelPackageDetail) -> list[str]:
+    """The lines the approval page shows under "Lineage": the data the version was trained on (the
+    upstream datasets nothing recorded produced), the code those jobs ran, the pipeline run, and the
+    repository and commit the registration names. Whatever is not recorded is said, not invented."""
+    from steward.errors import NotFoundError as NoNodeError
+    from steward.lineage.query import walk
+
+    lines: list[str] = []
+    meta = d.metadata_properties
+    containers = d.inference_specification.containers if d.inference_specification else []
+    artifact = next((c.model_data_url for c in containers if c.model_data_url), None)
+    data: list[str] = []
+    code: list[str] = []
+    jobs: list[str] = []
+    if artifact:
+        try:
+            graph = walk(lineage, artifact.rstrip("/"), "upstream", _LINEAGE_DEPTH)
+        except (NoNodeError, ValueError):
+            graph = {"nodes": [], "edges": []}
+        produced = {e["to"] for e in graph["edges"] if e["relation"] != "contains"}
+        for node in graph["nodes"]:
+            if node["kind"] == "dataset" and node.get("role") == "code":
+                code.append(node["id"])
+            elif node["kind"] == "dataset" and node["id"] not in produced:
+                data.append(node["id"])
+            elif node["kind"] == "training-job":
+                jobs.append(f"{node.get('name')} ({node.get('status') or 'status not recorded'})")
+    lines += [f"trained on {uri}" for uri in sorted(data)] or ["training data: not recorded"]
+    lines += [f"training job {job}" for job in sorted(jobs)]
+    lines += [f"code {uri}" for uri in sorted(code)]
+    if meta and meta.generated_by:
+        lines.append(f"pipeline run {meta.generated_by}")
+    if meta and (meta.repository or meta.commit_id):
+        lines.append(
+            f"source {meta.repository or 'repository not named'} @ {meta.commit_id or 'commit not named'}"
+        )
+    return [line[:400] for line in lines[:20]]
 
 
 def eligible(approval: ApprovalPolicy, registrant: list[str]) -> list[str]:
@@ -786,6 +829,7 @@ def open_stage_request(
         image_digests=parent.image_digests if parent else [],
         registered_by=parent.registered_by if parent else None,
         registrant_identities=[who for who in registrant if who],
+        lineage=parent.lineage if parent else [],
         description=f"Promote to {stage}: " + ((parent.description or "") if parent else ""),
         target_stages=[_stage_line(target)] if target else [stage],
         **_rules(approval, registrant, now),

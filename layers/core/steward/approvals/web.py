@@ -73,6 +73,7 @@ def get_page(token: str, deps: Deps, now: datetime, action: str) -> tuple[int, s
         description=request.description,
         metrics=metrics,
         lineage_summary=[
+            *request.lineage,
             f"artifact {request.artifact_uri}" if request.artifact_uri else "artifact unknown",
             *[f"image digest {d}" for d in request.image_digests],
         ],
