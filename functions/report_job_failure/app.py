@@ -1,4 +1,5 @@
-"""report_job_failure: failed or stopped jobs and pipelines → a job-failed notification on the queue."""
+"""report_job_failure: failed or stopped jobs and pipelines → a job-failed notification on the queue;
+training jobs whose Debugger/Profiler rules found issues → a training-rule-issues one."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from steward.adapters.notification_queue import NotificationQueue
 from steward.adapters.sagemaker import SageMakerReader
 from steward.events import parse_or_ignore
-from steward.notify.jobs import job_failure
+from steward.notify.jobs import job_failure, rule_findings
 from steward.observability import logger, metrics, tracer
 from steward.policy import load_policy
 from steward.settings import get_settings
@@ -22,9 +23,13 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     parsed = parse_or_ignore(event, logger)  # invalid: raised, so retries end in the DLQ
     if parsed is None:
         return {"outcome": "ignored"}
-    notification = job_failure(parsed, load_policy(), SageMakerReader())
-    if notification is None:
+    policy = load_policy()
+    notifications = [
+        n for n in (job_failure(parsed, policy, SageMakerReader()), rule_findings(parsed, policy)) if n
+    ]
+    if not notifications:
         return {"outcome": "ignored", "reason": "not a failure"}
-    message_id = NotificationQueue(get_settings().notification_queue_url).send(notification)
-    logger.info("job failure reported", extra={"dedupe_key": notification.dedupe_key})
-    return {"outcome": "enqueued", "messageId": message_id, "dedupeKey": notification.dedupe_key}
+    queue = NotificationQueue(get_settings().notification_queue_url)
+    sent = [(queue.send(n), n.dedupe_key) for n in notifications]
+    logger.info("job problems reported", extra={"dedupe_keys": [key for _, key in sent]})
+    return {"outcome": "enqueued", "messageId": sent[0][0], "dedupeKey": sent[0][1], "notified": len(sent)}

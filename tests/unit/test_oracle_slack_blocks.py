@@ -105,6 +105,23 @@ def job_failed() -> Notification:
     return note
 
 
+def training_rules() -> Notification:
+    from steward.notify.jobs import rule_findings
+
+    raw = copy.deepcopy(load("training_job/completed.json"))
+    raw["detail"]["DebugRuleEvaluationStatuses"] = [
+        {
+            "RuleConfigurationName": f"Rule{i}-" + "r" * 200,
+            "RuleEvaluationStatus": "IssuesFound" if i % 2 else "Error",
+            "StatusDetails": SPECIALS,
+        }
+        for i in range(30)
+    ]
+    note = rule_findings(parse_event(raw), POLICY)
+    assert note is not None
+    return note
+
+
 def pipeline_failed() -> Notification:
     class Describer:
         def describe(self, operation: str, **kwargs: Any) -> dict[str, Any]:
@@ -326,6 +343,7 @@ def digest() -> Notification:
 
 BUILDERS = {
     "job-failed": job_failed,
+    "training-rule-issues": training_rules,
     "pipeline-failed": pipeline_failed,
     "approval-requested": approval_requested,
     "approval-requested-with-buttons": approval_requested_in_slack,

@@ -82,3 +82,73 @@ def job_failure(event: Any, policy: Policy, sagemaker: PipelineDescriber) -> Not
         dedupe_key=f"job-failed:{arn}:{status}",
         source_event_id=event.id,
     )
+
+
+_RULE_FINDINGS = ("IssuesFound", "Error")
+_MAX_RULE_FACTS = 16
+
+
+def rule_findings(event: Any, policy: Policy) -> Notification | None:
+    """A training job's SageMaker Debugger / Profiler rules that found issues (or could not be evaluated)
+    become one alert naming each rule and where its report is; None when there is nothing to say."""
+    if not isinstance(event, ev.TrainingJobStateChange):
+        return None
+    d = event.detail
+    found = [
+        (kind, rule)
+        for kind, rules in (
+            ("Debugger", d.debug_rule_evaluation_statuses),
+            ("Profiler", d.profiler_rule_evaluation_statuses),
+        )
+        for rule in rules
+        if rule.rule_evaluation_status in _RULE_FINDINGS
+    ]
+    if not found:
+        return None
+    configured = d.output_data_config.s3_output_path if d.output_data_config else None
+    output = configured.rstrip("/") if configured else None
+    facts = []
+    shown = found[:_MAX_RULE_FACTS]  # a notification carries at most 20 facts
+    for kind, rule in shown:
+        name = rule.rule_configuration_name or "(unnamed rule)"
+        # Rules write their reports under the job's output path (SageMaker Debugger's layout).
+        report = (
+            f"{output}/{d.training_job_name}/rule-output/{name}/" if output else "report location unknown"
+        )
+        status = "found issues" if rule.rule_evaluation_status == "IssuesFound" else "could not be evaluated"
+        details = f" — {rule.status_details}" if rule.status_details else ""
+        facts.append(Fact(label=f"{kind} rule {name}"[:100], value=f"{status}{details} (report: {report})"))
+    if len(found) > len(shown):
+        facts.append(
+            Fact(label="More rules", value=f"{len(found) - len(shown)} more (see the job's rule output)")
+        )
+    pipeline = _pipeline_name(d.tags.get(PIPELINE_TAG))
+    if pipeline:
+        facts.append(Fact(label="Pipeline", value=pipeline))
+    facts.append(Fact(label="Account / region", value=f"{event.account} / {event.region}"))
+    names = ", ".join(sorted({rule.rule_configuration_name or "?" for _, rule in found}))
+    issues = any(rule.rule_evaluation_status == "IssuesFound" for _, rule in found)
+    return Notification(
+        kind=Kind.TRAINING_RULE_ISSUES,
+        severity=Severity.WARNING,
+        subject=(
+            f"Training job {d.training_job_name}: "
+            + (f"{names} found issues" if issues else f"{names} could not be evaluated")
+        )[:250],
+        summary=(
+            f"SageMaker Debugger/Profiler rules on training job {d.training_job_name}: "
+            + "; ".join(f.value for f in facts[: len(shown)])
+        )[:3000],
+        model_group=policy.group_of_pipeline(pipeline),
+        facts=facts,
+        links=[
+            Link(
+                text="Open in SageMaker",
+                url=_CONSOLE.format(region=event.region, path=f"jobs/{d.training_job_name}"),
+            )
+        ],
+        dedupe_key="training-rules:"
+        + f"{d.training_job_arn}:"
+        + ",".join(sorted(f"{r.rule_configuration_name}={r.rule_evaluation_status}" for _, r in found)),
+        source_event_id=event.id,
+    )

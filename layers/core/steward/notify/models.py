@@ -46,6 +46,7 @@ class Kind(StrEnum):
     DEPLOYMENT_FAILED = "deployment-failed"
     DEPLOYMENT_ROLLED_BACK = "deployment-rolled-back"
     JOB_FAILED = "job-failed"
+    TRAINING_RULE_ISSUES = "training-rule-issues"  # SageMaker Debugger / Profiler rules that found issues
     MONITOR_VIOLATION = "monitor-violation"
     MONITOR_REPORT_ERROR = "monitor-report-error"  # a monitoring report missing or unreadable
     ALARM = "alarm"
