@@ -60,3 +60,47 @@ def test_rules_without_findings_reach_no_reporter():
         result = sb.put_events([event])[0]
         assert "report_job_failure" not in {t["function"] for t in result["targets"]}
         assert sb.outbox == []
+
+
+def _story_with_findings(sb: Sandbox) -> str:
+    """A training job whose Debugger rule found issues produced the artifact a version then registers."""
+    from tests.integration.test_approvals import register
+
+    event = _completed([{"RuleConfigurationName": "Overfit", "RuleEvaluationStatus": "IssuesFound"}])
+    event["detail"]["ModelArtifacts"] = {"S3ModelArtifacts": "s3://b/m.tar.gz"}  # what register() packages
+    sb.put_events([event])
+    return register(sb)
+
+
+def _policy(mode: str, on_pass: str = "approve") -> dict:
+    approval = {
+        "approvers": [{"email": "alice@example.com"}],
+        "gate": {"thresholds": {}, "on_pass": on_pass, "training_rules": mode},
+    }
+    return {"default": {"notifications": POLICY["default"]["notifications"], "approval": approval}}
+
+
+def _registry_status(sb: Sandbox, arn: str) -> str:
+    return sb.client("sagemaker").describe_model_package(ModelPackageName=arn)["ModelApprovalStatus"]
+
+
+def test_a_policy_rejects_a_version_whose_training_job_found_issues():
+    with Sandbox(policy=_policy("reject")) as sb:
+        arn = _story_with_findings(sb)
+        assert _registry_status(sb, arn) == "Rejected"
+        described = sb.client("sagemaker").describe_model_package(ModelPackageName=arn)
+        assert "rule Overfit found issues, FAILED" in described["ApprovalDescription"]
+
+
+def test_a_policy_holds_it_for_people_instead_of_auto_approving():
+    with Sandbox(policy=_policy("hold")) as sb:
+        arn = _story_with_findings(sb)
+        assert _registry_status(sb, arn) == "PendingManualApproval"  # on_pass approve, but held
+        asked = [m for m in sb.outbox if "Approval requested" in str(m.get("subject"))]
+        assert asked and "rule Overfit found issues" in asked[0]["text"]
+
+
+def test_by_default_the_findings_are_shown_and_change_nothing():
+    with Sandbox(policy=_policy("ignore")) as sb:
+        arn = _story_with_findings(sb)
+        assert _registry_status(sb, arn) == "Approved"  # on_pass approve: the gate passed on its numbers

@@ -224,6 +224,9 @@ class Gate(Strict):
     compare_with_production: ProductionComparison | None = None
     on_fail: Literal["reject", "request-approval"] = "reject"
     on_pass: Literal["request-approval", "approve"] = "request-approval"  # noqa: S105 (not a secret)
+    # A version whose training job's SageMaker Debugger/Profiler rules found issues: ignore it, hold it
+    # for people (never auto-approved), or reject it.
+    training_rules: Literal["ignore", "hold", "reject"] = "ignore"
 
 
 class ApprovalPolicy(Strict):

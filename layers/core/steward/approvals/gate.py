@@ -17,6 +17,7 @@ class Check(BaseModel):
     rule: str  # e.g. ">= 0.88", "vs production +0.005"
     production: float | None = None
     difference: float | None = None
+    finding: bool = False  # not a number: a finding such as a Debugger rule's (the rule says it)
 
 
 class GateResult(BaseModel):
@@ -31,7 +32,8 @@ class GateResult(BaseModel):
         """One line for ApprovalDescription and messages: the numbers that decided."""
         parts = []
         for c in self.checks:
-            text = f"{c.metric}={_fmt(c.value)} ({c.rule}{'' if c.passed else ', FAILED'})"
+            shown = f"{c.metric}: {c.rule}" if c.finding else f"{c.metric}={_fmt(c.value)} ({c.rule}"
+            text = f"{shown}{'' if c.passed else ', FAILED'}" + ("" if c.finding else ")")
             parts.append(text)
         return "; ".join(parts) or "no gate configured"
 
@@ -135,3 +137,28 @@ def _margin_text(comparison: ProductionComparison) -> str:
     if margin > 0:
         return f"{'+' if higher else '-'}{margin:g} needed"
     return f"at most {-margin:g} {'lower' if higher else 'higher'}"
+
+
+def with_training_rules(result: GateResult, findings: list[str], gate: Gate) -> GateResult:
+    """The gate's result once the training job's Debugger/Profiler findings are weighed as the policy
+    says: `reject` fails the gate, `hold` keeps the version for people (never auto-approved)."""
+    if not findings or gate.training_rules == "ignore":
+        return result
+    held = gate.training_rules == "hold"
+    check = Check(
+        metric="training rules",
+        value=None,
+        passed=held,
+        rule="; ".join(findings)[:500] + (" (held for people)" if held else ""),
+        finding=True,
+    )
+    checks = [*result.checks, check]
+    passed = result.passed and held
+    decision: str
+    if not passed:
+        decision = gate.on_fail
+    elif held and result.decision == "approve":
+        decision = "request-approval"
+    else:
+        decision = result.decision
+    return GateResult(passed=passed, checks=checks, decision=decision)

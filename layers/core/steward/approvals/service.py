@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from steward.approvals import tokens
-from steward.approvals.gate import evaluate, flatten_metrics
+from steward.approvals.gate import evaluate, flatten_metrics, with_training_rules
 from steward.approvals.models import ApprovalRequest, Decision, Refusal
 from steward.errors import (
     ConfigurationError,
@@ -156,7 +156,8 @@ def open_request(
     production_arn, production = production_metrics(
         deps.lineage, deps.reports, group_arn, package.lower(), production_endpoint, now
     )
-    gate = evaluate(metrics, production, approval.gate)
+    lineage, findings = lineage_summary(deps.lineage, d)
+    gate = with_training_rules(evaluate(metrics, production, approval.gate), findings, approval.gate)
     registrant = d.created_by.identities if d.created_by else []
     containers = d.inference_specification.containers if d.inference_specification else []
     request = ApprovalRequest(
@@ -169,7 +170,7 @@ def open_request(
         registered_by=(d.created_by.who if d.created_by else None),
         registrant_identities=registrant,
         description=d.model_package_description,
-        lineage=lineage_summary(deps.lineage, d),
+        lineage=lineage,
         target_stages=[_stage_line(s) for s in stages],
         **_rules(approval, registrant, now),
         gate=gate,
@@ -238,10 +239,11 @@ def open_request(
 _LINEAGE_DEPTH = 6  # artifact ← training job ← data ← processing job ← raw data (and code), with room
 
 
-def lineage_summary(lineage: Any, d: ev.ModelPackageDetail) -> list[str]:
+def lineage_summary(lineage: Any, d: ev.ModelPackageDetail) -> tuple[list[str], list[str]]:
     """The lines the approval page shows under "Lineage": the data the version was trained on (the
-    upstream datasets nothing recorded produced), the code those jobs ran, the pipeline run, and the
-    repository and commit the registration names. Whatever is not recorded is said, not invented."""
+    upstream datasets nothing recorded produced), the training job, the code those jobs ran, the
+    pipeline run, and the repository and commit the registration names (whatever is not recorded is
+    said, not invented); and the training jobs' Debugger/Profiler rules that found issues."""
     from steward.errors import NotFoundError as NoNodeError
     from steward.lineage.query import walk
 
@@ -252,6 +254,7 @@ def lineage_summary(lineage: Any, d: ev.ModelPackageDetail) -> list[str]:
     data: list[str] = []
     code: list[str] = []
     jobs: list[str] = []
+    findings: list[str] = []
     if artifact:
         try:
             graph = walk(lineage, artifact.rstrip("/"), "upstream", _LINEAGE_DEPTH)
@@ -265,8 +268,14 @@ def lineage_summary(lineage: Any, d: ev.ModelPackageDetail) -> list[str]:
                 data.append(node["id"])
             elif node["kind"] == "training-job":
                 jobs.append(f"{node.get('name')} ({node.get('status') or 'status not recorded'})")
+                findings += [
+                    f"training job {node.get('name')}: rule {r.get('RuleConfigurationName')} found issues"
+                    for r in node.get("ruleEvaluations") or []
+                    if isinstance(r, dict) and r.get("RuleEvaluationStatus") == "IssuesFound"
+                ]
     lines += [f"trained on {uri}" for uri in sorted(data)] or ["training data: not recorded"]
     lines += [f"training job {job}" for job in sorted(jobs)]
+    lines += sorted(findings)
     lines += [f"code {uri}" for uri in sorted(code)]
     if meta and meta.generated_by:
         lines.append(f"pipeline run {meta.generated_by}")
@@ -274,7 +283,7 @@ def lineage_summary(lineage: Any, d: ev.ModelPackageDetail) -> list[str]:
         lines.append(
             f"source {meta.repository or 'repository not named'} @ {meta.commit_id or 'commit not named'}"
         )
-    return [line[:400] for line in lines[:20]]
+    return [line[:400] for line in lines[:20]], sorted(findings)
 
 
 def eligible(approval: ApprovalPolicy, registrant: list[str]) -> list[str]:
