@@ -46,6 +46,14 @@ def _link(sb: Sandbox, who: str, group: str) -> tuple[str, str]:
     return link.rsplit("/", 1)[-1], re.search(r'name="csrf" value="([^"]+)"', page).group(1)
 
 
+def _alices_link(sb: Sandbox, group: str, deps: Any) -> tuple[str, str, str]:
+    """Alice's link token for `group`'s version, its page's anti-forgery value, and the request it is for."""
+    from steward.approvals import tokens
+
+    token, csrf = _link(sb, "alice@example.com", group)
+    return token, csrf, tokens.verify_token(deps.keys, token, int(datetime.now(UTC).timestamp())).request_id
+
+
 def _versions(sb: Sandbox) -> Iterator[str]:
     """A new version (of its own group) per interleaving, so runs never meet."""
     for n in range(10_000):
@@ -122,10 +130,7 @@ def test_an_operator_and_the_approver_deciding_at_once_count_once_in_every_inter
     def run(seed: int | None, choose: Callable | None) -> Any:
         group = next(versions)
         deps = _deps()
-        alice, csrf = _link(sb, "alice@example.com", group)
-        request_id = service.tokens.verify_token(
-            deps.keys, alice, int(datetime.now(UTC).timestamp())
-        ).request_id
+        alice, csrf, request_id = _alices_link(sb, group, deps)
         now = datetime.now(UTC)
         outcome = explore(
             [
@@ -167,10 +172,7 @@ def test_an_approver_racing_the_expiry_sweep_ends_consistent_in_every_interleavi
     def run(seed: int | None, choose: Callable | None) -> Any:
         group = next(versions)
         deps = _deps()
-        alice, csrf = _link(sb, "alice@example.com", group)
-        request_id = service.tokens.verify_token(
-            deps.keys, alice, int(datetime.now(UTC).timestamp())
-        ).request_id
+        alice, csrf, request_id = _alices_link(sb, group, deps)
         now = datetime.now(UTC)
         worklist = LineageStore(settings.lineage_table, settings.idempotency_table)
         outcome = explore(

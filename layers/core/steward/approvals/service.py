@@ -244,7 +244,6 @@ def lineage_summary(lineage: Any, d: ev.ModelPackageDetail) -> tuple[list[str], 
     upstream datasets nothing recorded produced), the training job, the code those jobs ran, the
     pipeline run, and the repository and commit the registration names (whatever is not recorded is
     said, not invented); and the training jobs' Debugger/Profiler rules that found issues."""
-    from steward.errors import NotFoundError as NoNodeError
     from steward.lineage.query import walk
 
     lines: list[str] = []
@@ -258,7 +257,7 @@ def lineage_summary(lineage: Any, d: ev.ModelPackageDetail) -> tuple[list[str], 
     if artifact:
         try:
             graph = walk(lineage, artifact.rstrip("/"), "upstream", _LINEAGE_DEPTH)
-        except (NoNodeError, ValueError):
+        except (NotFoundError, ValueError):  # nothing recorded upstream of the artifact (yet)
             graph = {"nodes": [], "edges": []}
         produced = {e["to"] for e in graph["edges"] if e["relation"] != "contains"}
         for node in graph["nodes"]:
