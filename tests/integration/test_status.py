@@ -102,4 +102,93 @@ def test_dynamodb_calls_do_not_grow_with_endpoints() -> None:
             sb.put_events([endpoint_event(f"ep-{i}") for i in range(n)])
             assert len(status(sb)["endpoints"]) == n
             counts.append(_dynamodb_calls(sb))
-    assert counts[0] == counts[1] == 3, counts
+    # gsi2 listings: endpoints, deployments, approvals, alarms (no approval open: no BatchGetItem)
+    assert counts[0] == counts[1] == 4, counts
+
+
+# --- what serves, the last deployment, monitoring and alarms (issue 21) ------------------------------
+
+
+def _endpoint(answer: dict, name: str) -> dict:
+    return next(e for e in answer["endpoints"] if e["name"] == name)
+
+
+def test_serving_version_approver_and_the_last_deployment_per_endpoint(capsys) -> None:
+    from tests.integration.test_promotion import approve, policy, register
+
+    with Sandbox(policy=policy()) as sb:
+        v1 = register(sb)
+        approve(sb, v1, who="alice@example.com")
+        answer = status(sb)
+        prod = _endpoint(answer, "fraud-prod")
+        assert prod["serving"]["version"] == 1 and prod["serving"]["modelPackageArn"] == v1
+        assert prod["serving"]["approvedBy"] == ["alice@example.com"]
+        assert prod["serving"]["deployedBy"] == "steward" and prod["serving"]["since"]
+        assert prod["lastDeployment"]["outcome"] == "succeeded" and answer["ok"] is True
+        # v2 fails on staging: serving stays v1, the failure needs attention until a success follows
+        sb.endpoint_outcome("fraud-staging", "fail")
+        approve(sb, register(sb, artifact="s3://models/fraud/v2.tar.gz"))
+        answer = status(sb)
+        staging = _endpoint(answer, "fraud-staging")
+        assert staging["lastDeployment"]["outcome"] == "failed" and staging["lastDeployment"]["version"] == 2
+        assert any("deployment of fraud/2 failed" in a for a in staging["attention"]), staging
+        assert answer["ok"] is False and _endpoint(answer, "fraud-prod")["serving"]["version"] == 1
+        assert main(["status", "--api-url", sb.api_url]) == 1
+        out = capsys.readouterr().out
+        assert "fraud/v1" in out and "approved by alice@example.com" in out
+        assert "last deployment: promotion of v2 failed" in out
+
+
+def test_a_silent_rollback_serves_the_previous_version_and_needs_attention() -> None:
+    from tests.integration.test_promotion import approve, policy, register
+
+    with Sandbox(policy=policy()) as sb:
+        approve(sb, register(sb))
+        sb.endpoint_outcome("fraud-staging", "silent-rollback")
+        approve(sb, register(sb, artifact="s3://models/fraud/v2.tar.gz"))
+        staging = _endpoint(status(sb), "fraud-staging")
+        assert staging["serving"]["version"] == 1  # the config v1's deployment made still serves
+        assert staging["lastDeployment"]["outcome"] == "rolled-back"
+        assert staging["attention"] and "rolled-back" in staging["attention"][-1]
+        # the next success on the endpoint clears it
+        sb.endpoint_outcome("fraud-staging", "succeed")
+        approve(sb, register(sb, artifact="s3://models/fraud/v3.tar.gz"))
+        staging = _endpoint(status(sb), "fraud-staging")
+        assert staging["serving"]["version"] == 3 and staging["attention"] == []
+
+
+def test_an_endpoint_steward_did_not_deploy_says_so() -> None:
+    with Sandbox() as sb:
+        sb.put_events([endpoint_event("hand-made")])
+        (entry,) = status(sb)["endpoints"]
+        assert entry["serving"]["deployedBy"] == "not Steward" and entry["serving"]["version"] is None
+        assert entry["lastDeployment"] is None and entry["monitoring"] is None
+
+
+def test_alarms_and_the_latest_monitoring_result(capsys) -> None:
+    from tests.integration.test_monitoring import alarm_event, execution
+    from tests.integration.test_monitoring import serving as churn_serving
+
+    with Sandbox() as sb:
+        churn_serving(sb)
+        prod = _endpoint(status(sb), "churn-prod")
+        assert prod["alarms"] == [] and prod["monitoring"] is None
+        sb.put_events([execution("mon-older")])
+        newer = execution("mon-newer", exit_message="Completed: Job completed successfully with no violations.")
+        newer["detail"]["ProcessingEndTime"] = "2030-01-01T00:00:00Z"
+        sb.put_events([newer])
+        sb.put_events([execution("mon-older")])  # a late duplicate does not take it back
+        prod = _endpoint(status(sb), "churn-prod")
+        assert prod["monitoring"]["name"] == "mon-newer", prod["monitoring"]
+        # an alarm in ALARM needs attention (exit 1); its later OK clears it; an older state changes nothing
+        sb.put_events([alarm_event("ALARM", "OK", "2030-01-01T01:00:00.000+0000")])
+        answer = status(sb)
+        prod = _endpoint(answer, "churn-prod")
+        assert [(a["name"], a["state"]) for a in prod["alarms"]] == [("churn-prod-feature-drift-tenure", "ALARM")]
+        assert "alarm churn-prod-feature-drift-tenure in ALARM" in prod["attention"] and not answer["ok"]
+        assert main(["status", "--api-url", sb.api_url]) == 1
+        assert "alarm churn-prod-feature-drift-tenure: ALARM" in capsys.readouterr().out
+        sb.put_events([alarm_event("OK", "ALARM", "2030-01-01T02:00:00.000+0000")])
+        sb.put_events([alarm_event("ALARM", "OK", "2030-01-01T00:30:00.000+0000")])  # stale
+        prod = _endpoint(status(sb), "churn-prod")
+        assert [a["state"] for a in prod["alarms"]] == ["OK"] and prod["attention"] == []

@@ -402,6 +402,38 @@ class LineageStore:
         )
         return [node_from_item(i) for i in items]
 
+    def nodes_listed(self, listing: str, limit: int = 10_000) -> list[dict[str, Any]]:
+        """The nodes a sparse listing of index gsi2 holds (e.g. `STATE#alarm`: every alarm's state)."""
+        items = self._query(
+            IndexName="gsi2",
+            KeyConditionExpression="gsi2pk = :p",
+            ExpressionAttributeValues={":p": {"S": listing}},
+            limit=limit,
+        )
+        return [node_from_item(i) for i in items]
+
+    def note(self, node_id: str, attr: str, value: dict[str, Any]) -> bool:
+        """Keep a summary on an existing node (e.g. an endpoint's `serving`), only forward in time:
+        `value["at"]` (a fixed-width UTC time) must not be older than the summary it replaces. Outside
+        any transaction on purpose: a stale summary fails alone. Returns whether it was written."""
+        try:
+            self._ddb.update_item(
+                TableName=self.table,
+                Key=self._key(node_id),
+                UpdateExpression="SET #a = :v",
+                ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(#a) OR #a.#at <= :at)",
+                ExpressionAttributeNames={"#a": ATTR_PREFIX + attr, "#at": "at"},
+                ExpressionAttributeValues={
+                    ":v": to_dynamo({k: v for k, v in value.items() if v is not None}),
+                    ":at": {"S": value["at"]},
+                },
+            )
+        except Exception as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
     def retire(self, node_id: str, reason: str) -> None:
         """Take a record off the reconciler's worklist (it cannot be checked), saying why."""
         self._ddb.update_item(

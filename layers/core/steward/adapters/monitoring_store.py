@@ -16,7 +16,7 @@ from typing import Any
 
 from steward.adapters.clients import error_code
 from steward.adapters.lineage_store import ATTR_PREFIX, Expr, LineageStore, from_item, to_dynamo
-from steward.errors import StaleEventError
+from steward.errors import DuplicateEventError, StaleEventError
 from steward.lineage import keys
 from steward.lineage.arns import arn_name, canonical_arn
 from steward.lineage.graph import LineageChange, NodeKind, NodeUpdate, Relation
@@ -25,6 +25,8 @@ from steward.monitoring.retraining import Ledger
 
 FUNCTION = "react_to_monitoring"
 _LEDGER_SK = "RETRAIN"
+ALARM_LISTING = "STATE#alarm"
+_LATEST_KEYS = ("id", "name", "status", "result", "violationCount", "schedule", "problem")
 
 
 def timeline_pk(endpoint_id: str) -> str:
@@ -54,11 +56,30 @@ class MonitoringStore(LineageStore):
         line. Returns "recorded" or "stale" (an older alarm state: kept in history, status unchanged);
         raises DuplicateEventError for an event already recorded."""
         try:
-            self._write(record, forward=True)
-        except StaleEventError:
-            self._write(record, forward=False)
-            return "stale"
+            try:
+                self._write(record, forward=True)
+            except StaleEventError:
+                self._write(record, forward=False)
+                return "stale"
+        except DuplicateEventError:
+            self._note_latest(record)  # a retry after a crash between the two writes completes it
+            raise
+        self._note_latest(record)
         return "recorded"
+
+    def _note_latest(self, record: MonitoringRecord) -> None:
+        """A Model Monitor result becomes its endpoint's latest (forward in time), for `steward status`."""
+        if record.status is not None:
+            return  # an alarm: its own node is listed (ALARM_LISTING)
+        self.note(
+            record.endpoint_id,
+            "monitoring",
+            {
+                "at": keys.iso_z(record.at),
+                "modelPackages": list(record.model_packages),
+                **{k: record.entry.get(k) for k in _LATEST_KEYS},
+            },
+        )
 
     def _write(self, record: MonitoringRecord, *, forward: bool) -> None:
         change = LineageChange(
@@ -108,6 +129,10 @@ class MonitoringStore(LineageStore):
             expr.set("status", record.status)
             expr.set("statusTime", when)
             expr.set("updatedAt", keys.iso_z(record.event_time))
+            # Every alarm's current state in one sparse listing (`steward status`).
+            expr.set("gsi2pk", ALARM_LISTING)
+            expr.set("gsi2sk", when)
+            expr.set(ATTR_PREFIX + "endpointId", record.endpoint_id)
             time_n = expr.name("statusTime")
             update["ConditionExpression"] = f"attribute_not_exists({time_n}) OR {time_n} < {expr.value(when)}"
         update.update(

@@ -190,7 +190,8 @@ def monitoring(args: argparse.Namespace) -> int:
 
 
 def status(args: argparse.Namespace) -> int:
-    """Exit 1 when something needs attention (a failed change, a non-empty DLQ), 0 otherwise."""
+    """Exit 1 when something needs attention (a failed change or deployment not yet followed by a
+    success, a non-empty DLQ, an alarm in ALARM), 0 otherwise; errors exit 2 (main)."""
     with api_for(args) as api:
         answer = api.status(args.endpoint)
     print(json.dumps(answer, indent=2) if args.json else status_text(answer))
@@ -199,21 +200,43 @@ def status(args: argparse.Namespace) -> int:
 
 def status_text(answer: dict[str, Any]) -> str:
     rows = [f"Steward status at {answer['at']}"]
-    rows.append(f"  {'endpoint':<24} {'status':<14} {'since':<20} {'config':<28} last change")
+    rows.append(f"  {'endpoint':<24} {'status':<14} {'serving':<22} {'since':<20} last change")
     for e in answer["endpoints"]:
-        last = e["lastChange"]
+        last, serving = e["lastChange"], e.get("serving") or {}
+        if serving.get("version") is not None:
+            what = f"{serving.get('group')}/v{serving['version']}"
+        else:
+            what = serving.get("endpointConfigName") or "-"
+        since = serving.get("since") or e["statusSince"] or "-"
         rows.append(
-            f"  {clip(e['name'] or '', 24):<24} {e['status'] or '-':<14} "
-            f"{(e['statusSince'] or '-')[:19]:<20} "
-            f"{clip(e['endpointConfigName'] or '-', 28):<28} {last['outcome']}"
+            f"  {clip(e['name'] or '', 24):<24} {e['status'] or '-':<14} {clip(what, 22):<22} "
+            f"{since[:19]:<20} {last['outcome']}"
             + (f": {clip(last['failureReason'], 60)}" if last.get("failureReason") else "")
         )
+        if serving.get("approvedBy"):
+            rows.append(f"      approved by {', '.join(serving['approvedBy'])}")
+        elif serving.get("deployedBy") == "not Steward":
+            rows.append("      serving a config Steward did not deploy")
+        deployed = e.get("lastDeployment")
+        if deployed:
+            rows.append(
+                f"      last deployment: {deployed.get('kind')} of v{deployed.get('version')} "
+                f"{deployed.get('outcome')} at {str(deployed.get('at'))[:19]}"
+            )
         for d in e["deployments"]:
             rows.append(
                 f"      deployment {d['status']}: {d.get('kind')} of v{d.get('version')} ({d.get('stage')})"
             )
         for r in e["approvalRequests"]:
             rows.append(f"      approval open: {r['group']}/{r['version']} for {r.get('ageSeconds')} s")
+        monitored = e.get("monitoring")
+        if monitored:
+            rows.append(
+                f"      monitoring: {monitored.get('result') or monitored.get('status')} "
+                f"at {str(monitored.get('at'))[:19]}"
+            )
+        for a in e.get("alarms") or []:
+            rows.append(f"      alarm {clip(a['name'], 40)}: {a['state']}")
     if not answer["endpoints"]:
         rows.append("  (no endpoint recorded)")
     for r in answer["approvalRequests"]:

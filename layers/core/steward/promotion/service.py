@@ -24,6 +24,7 @@ from steward.errors import DuplicateEventError, NotFoundError, StaleEventError
 from steward.events import models as ev
 from steward.lineage.arns import sagemaker_arn
 from steward.lineage.graph import EdgeUpdate, LineageChange, NodeKind, NodeUpdate, Relation
+from steward.lineage.keys import iso_z
 from steward.notify.models import Fact, Kind, Notification
 from steward.policy import Policy, Severity, Stage
 from steward.promotion import plan
@@ -63,6 +64,7 @@ class Approvals(Protocol):
 
 class Lineage(Protocol):
     def apply(self, change: LineageChange) -> str: ...
+    def note(self, node_id: str, attr: str, value: dict[str, Any]) -> bool: ...
 
 
 class Outbox(Protocol):
@@ -661,6 +663,34 @@ def _record(deployment: Deployment, deps: Deps, now: datetime) -> None:
     package = deployment.package_arn.lower()
     with contextlib.suppress(DuplicateEventError):  # settled before: this state is recorded already
         _apply_record(deployment, package, deps, now)
+    if deployment.status in _ENDED and deployment.ended_at is not None:
+        # What `steward status` reads in one query for every endpoint: what serves and what happened last.
+        summary = _endpoint_summary(deployment)
+        deps.lineage.note(deployment.endpoint_arn, "lastDeployment", summary)
+        if deployment.status == "succeeded":
+            deps.lineage.note(deployment.endpoint_arn, "serving", summary)
+
+
+_ENDED = ("succeeded", "failed", "rolled-back")
+
+
+def _endpoint_summary(deployment: Deployment) -> dict[str, Any]:
+    assert deployment.ended_at is not None
+    return {
+        "at": iso_z(deployment.ended_at),
+        "deploymentId": deployment.id,
+        "kind": deployment.kind,
+        "outcome": deployment.status,
+        "stage": deployment.stage,
+        "modelPackageArn": deployment.package_arn,
+        "group": deployment.group,
+        "version": deployment.version,
+        "endpointConfigName": deployment.config_name,
+        "approvedBy": deployment.approved_by,
+        "approvalRequest": deployment.approval_request,
+        "requestedBy": deployment.requested_by,
+        "failureReason": deployment.failure_reason,
+    }
 
 
 def _apply_record(deployment: Deployment, package: str, deps: Deps, now: datetime) -> None:

@@ -21,6 +21,13 @@ _ENDPOINT = check.obj(
         "deployments": check.OBJECTS,
         "approvalRequests": check.OBJECTS,
         "attention": {"type": "array", "items": {"type": "string"}},
+        "serving": {
+            "type": ["object", "null"],
+            "description": "The version serving and since when, and who approved it (Steward's deployments)",
+        },
+        "lastDeployment": {"type": ["object", "null"], "description": "Steward's last ended deployment"},
+        "monitoring": {"type": ["object", "null"], "description": "The latest Model Monitor result"},
+        "alarms": {"type": "array", "items": {"type": "object"}, "description": "Alarms and their state"},
     }
 )
 

@@ -1,12 +1,13 @@
 """The estate in one call, from a fixed number of reads whatever the number of endpoints.
 
-DynamoDB: three paginated Queries of the sparse worklist index GSI2 (`ACTIVE#endpoint`: every endpoint
-with its status, serving and pending config and failure reason; `ACTIVE#deployment`: Steward's queued
-and in-flight deployments; `ACTIVE#approval`: open approval requests), then one BatchGetItem per 100
-open requests for their bodies (which stage, so which endpoint, they are for). SQS: per DLQ, one
-GetQueueAttributes and one ReceiveMessage peek (VisibilityTimeout=0, SentTimestamp) for the age of the
-oldest message seen (SQS has no oldest-message attribute; CloudWatch's metric is not in the sandbox).
-No SageMaker call.
+DynamoDB: four paginated Queries of the sparse index gsi2 (`ACTIVE#endpoint`: every endpoint with its
+status, serving and pending config, failure reason and the summaries Steward keeps on it — what serves
+and since when, the last deployment, the latest Model Monitor result; `ACTIVE#deployment`: Steward's
+queued and in-flight deployments; `ACTIVE#approval`: open approval requests; `STATE#alarm`: every
+alarm's current state and endpoint), then one BatchGetItem per 100 open requests for their bodies
+(which stage, so which endpoint, they are for). SQS: per DLQ, one GetQueueAttributes and one
+ReceiveMessage peek (VisibilityTimeout=0, SentTimestamp) for the age of the oldest message seen (SQS has
+no oldest-message attribute; CloudWatch's metric is not in the sandbox). No SageMaker call.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 from steward.adapters.clients import client
 from steward.adapters.lineage_store import LineageStore, from_item
+from steward.adapters.monitoring_store import ALARM_LISTING
 from steward.lineage.graph import NodeKind
 
 # The DLQs the api function is given (template.yaml), by the name `steward redrive` knows them by.
@@ -73,6 +75,34 @@ def _stage_endpoint(stage_text: str) -> str | None:
     return stage_text.split("→", 1)[1].strip().split(" ", 1)[0] or None
 
 
+def _serving(endpoint: dict[str, Any]) -> dict[str, Any] | None:
+    """The version serving and since when, from Steward's last successful deployment, if the endpoint
+    still runs the config that deployment made (else the config, and that Steward did not deploy it)."""
+    config = endpoint.get("endpointConfigName")
+    serving = endpoint.get("serving")
+    if serving and (config is None or serving.get("endpointConfigName") == config):
+        return {
+            "version": serving.get("version"),
+            "group": serving.get("group"),
+            "modelPackageArn": serving.get("modelPackageArn"),
+            "endpointConfigName": serving.get("endpointConfigName"),
+            "since": serving.get("at"),
+            "approvedBy": serving.get("approvedBy") or [],
+            "deploymentId": serving.get("deploymentId"),
+            "deployedBy": "steward",
+        }
+    if config is None:
+        return None
+    return {"endpointConfigName": config, "since": None, "version": None, "deployedBy": "not Steward"}
+
+
+def _last_deployment(last: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not last:
+        return None
+    keep = ("deploymentId", "kind", "outcome", "stage", "group", "version", "modelPackageArn")
+    return {**{k: last.get(k) for k in keep}, "at": last.get("at"), "failureReason": last.get("failureReason")}
+
+
 def dlq_status(now: datetime) -> list[dict[str, Any]]:
     sqs = client("sqs")
     queues = []
@@ -110,12 +140,13 @@ def dlq_status(now: datetime) -> list[dict[str, Any]]:
 def estate(store: LineageStore, now: datetime, endpoint: str | None = None) -> dict[str, Any]:
     """Every endpoint (or the one named: its ARN), its deployments and approvals, and the DLQs."""
     kinds = (NodeKind.ENDPOINT, NodeKind.DEPLOYMENT, NodeKind.APPROVAL)
-    with ThreadPoolExecutor(max_workers=4) as pool:
+    with ThreadPoolExecutor(max_workers=5) as pool:
         dlqs = pool.submit(dlq_status, now)
+        listed = pool.submit(store.nodes_listed, ALARM_LISTING, _ACTIVE_LIMIT)
         endpoints, deployments, approvals = pool.map(
             lambda k: store.active_nodes(k, limit=_ACTIVE_LIMIT), kinds
         )
-        queues = dlqs.result()
+        queues, alarms = dlqs.result(), listed.result()
     bodies = _approval_bodies(store.table, [str(a["requestId"]) for a in approvals if a.get("requestId")])
     by_id: dict[str, dict[str, Any]] = {}
     for node in sorted(endpoints, key=lambda n: n["id"]):
@@ -134,6 +165,10 @@ def estate(store: LineageStore, now: datetime, endpoint: str | None = None) -> d
                 "at": node.get("statusTime"),
                 "failureReason": node.get("failureReason"),
             },
+            "serving": _serving(node),
+            "lastDeployment": _last_deployment(node.get("lastDeployment")),
+            "monitoring": node.get("monitoring"),
+            "alarms": [],
             "deployments": [],
             "approvalRequests": [],
             "attention": [],
@@ -151,6 +186,18 @@ def estate(store: LineageStore, now: datetime, endpoint: str | None = None) -> d
                     "version": node.get("version"),
                     "approvedBy": node.get("approvedBy") or [],
                     "since": node.get("statusTime"),
+                }
+            )
+    for node in sorted(alarms, key=lambda n: str(n.get("name"))):
+        entry = by_id.get(str(node.get("endpointId")))
+        if entry is not None:
+            entry["alarms"].append(
+                {
+                    "name": node.get("name"),
+                    "arn": node["id"],
+                    "state": node.get("status"),
+                    "since": node.get("statusTime"),
+                    "nature": node.get("nature"),
                 }
             )
     open_requests = []
@@ -180,6 +227,13 @@ def estate(store: LineageStore, now: datetime, endpoint: str | None = None) -> d
     for entry in by_id.values():
         if entry["lastChange"]["outcome"] in ("failed", "rollback-failed"):
             entry["attention"].append(f"last change {entry['lastChange']['outcome']}")
+        last = entry["lastDeployment"]
+        if last and last.get("outcome") in ("failed", "rolled-back"):  # not yet followed by a success
+            entry["attention"].append(
+                f"deployment of {last.get('group')}/{last.get('version')} {last['outcome']}"
+                + (f": {last['failureReason']}" if last.get("failureReason") else "")
+            )
+        entry["attention"] += [f"alarm {a['name']} in ALARM" for a in entry["alarms"] if a["state"] == "ALARM"]
     if endpoint is not None:
         by_id = {k: v for k, v in by_id.items() if k == endpoint}
     attention = [f"{e['name']}: {why}" for e in by_id.values() for why in e["attention"]]
