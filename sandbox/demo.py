@@ -25,6 +25,7 @@ import urllib.parse
 import urllib.request
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, TextIO
 
 from sandbox.core import REPO_ROOT, Sandbox
@@ -629,6 +630,7 @@ def run_demo(out: TextIO | None = None, interactive: bool = False) -> int:
         _questions(sb, say, live)
         say.act("What people were told")
         _show_outbox(sb, say.out)
+        report = _estate_and_audit(sb, say, live["v5"])
         failed = sum(1 for r in history for t in r["targets"] if not t["ok"])
         dead = sum(len(sb.dlq_messages(f)) for f in sb.function_names())
         checks = {
@@ -637,6 +639,8 @@ def run_demo(out: TextIO | None = None, interactive: bool = False) -> int:
             "churn-prod rolled back to v3": _serving_version(sb) == "v3",
             "nothing in a dead-letter queue": dead == 0,
             "every delivery succeeded": failed == 0,
+            f"audit report of {_short(live['v5'])} written": report.is_file()
+            and "<svg" in report.read_text(),
         }
         elapsed = time.perf_counter() - say.started
         say.act("Summary")
@@ -646,6 +650,27 @@ def run_demo(out: TextIO | None = None, interactive: bool = False) -> int:
         if interactive:
             _stay_up(sb, say)
     return 0 if all(checks.values()) else 1
+
+
+def _estate_and_audit(sb: Sandbox, say: Narrator, package: str) -> Path:
+    """`steward status` over the whole estate, then the audit report of the version approved live."""
+    from sandbox.story import OUTBOX_DIR
+    from steward.cli import main as steward
+
+    say.act("The estate, and the audit trail of the version approved today")
+    say.step(f"steward status --api-url {sb.api_url}")
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        code = steward(["status", "--api-url", sb.api_url])
+    say.say(buffer.getvalue().rstrip())
+    say.say(
+        f"exit status {code}: "
+        + ("nothing needs attention" if code == 0 else "something needs attention (the lines marked !)")
+    )
+    target = OUTBOX_DIR / f"audit-report-{_short(package).replace(' ', '-')}.html"
+    say.step(f"steward report {_short(package)} --html {target}")
+    say.say(_run_cli(steward, ["report", package, "--html", str(target), "--api-url", sb.api_url]).rstrip())
+    return target
 
 
 def _stay_up(sb: Sandbox, say: Narrator) -> None:

@@ -21,6 +21,7 @@ from steward.lineage.routes import router as lineage_router
 from steward.monitoring.routes import router as monitoring_router
 from steward.observability import logger, metrics, tracer
 from steward.promotion.routes import router as promotion_router
+from steward.report.routes import router as report_router
 from steward.settings import get_settings
 from steward.status.routes import router as status_router
 
@@ -30,6 +31,7 @@ app.include_router(monitoring_router)  # /endpoints/{name}/monitoring
 app.include_router(promotion_router)  # /endpoints/{name}/deployments|serving|rollback
 app.include_router(lineage_router)  # /lineage, /compare, /notifications (the delivery log)
 app.include_router(status_router)  # /status (the whole estate)
+app.include_router(report_router)  # /report (a version's audit report)
 
 
 @app.get(

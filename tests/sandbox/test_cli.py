@@ -168,6 +168,17 @@ def test_demo_exits_zero_and_tells_the_whole_lifecycle(tmp_path):
     # the outbox, written out to read: emails as .eml and .html, Slack messages as JSON
     written = sorted(p.suffix for p in (tmp_path / "demo-output").iterdir())
     assert {".eml", ".html", ".json"} <= set(written)
+    # it ends with the estate (exit 1: the failed v7 on staging and the drift alarm need attention)
+    estate = out.split("The estate, and the audit trail", 1)[1]
+    assert re.search(r"churn-prod\s+InService\s+churn-models/v3", estate), estate[:2000]
+    assert "rolled back to it by" in estate and "alarm churn-prod-feature-drift-tenure: ALARM" in estate
+    assert "! churn-staging: deployment of churn-models/7 failed" in estate
+    assert "exit status 1: something needs attention" in estate
+    # and the audit report of the version approved live, written for an auditor
+    assert "approval: approved — alice@example.com (approve, link)" in estate
+    report = (tmp_path / "demo-output" / "audit-report-churn-models-v5.html").read_text()
+    assert report.startswith("<!DOCTYPE html>") and "<svg" in report and "alice@example.com" in report
+    assert "✔ audit report of churn-models v5 written" in out
 
 
 def test_interactive_demo_waits_for_a_person_to_decide_in_the_browser(tmp_path):

@@ -217,6 +217,12 @@ def confirmation_page(
     return _document(f"Approve {group} v{version}", body)
 
 
+# For the audit report, which shares the look and the escaping.
+escape = _e
+number = _number
+metrics_table = _metrics_table
+
+
 def message_page(title: str, message: str, *, status: str = "info") -> str:
     """A short outcome page (expired, forged, reused, wrong approver, already decided, recorded).
 

@@ -103,6 +103,15 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915 (one statement per op
     status.add_argument("--json", action="store_true")
     add_target_options(status)
 
+    report = commands.add_parser(
+        "report",
+        help="a model version's audit report: lineage, code, gate, approvals, deployments, monitoring",
+    )
+    report.add_argument("package", help="the model package (version) ARN")
+    report.add_argument("--html", metavar="FILE", help="write the self-contained HTML report to FILE")
+    report.add_argument("--json", action="store_true", help="print the report's data as JSON")
+    add_target_options(report)
+
     notes = commands.add_parser("notifications", help="the delivery log: every attempt, newest first")
     notes.add_argument("--since", metavar="TIME", help="ISO-8601 (default: the last 24 hours)")
     notes.add_argument("--failed", action="store_true", help="only failed attempts")
@@ -188,6 +197,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return commands.monitoring(args)
         if args.command == "status":
             return commands.status(args)
+        if args.command == "report":
+            return commands.report(args)
         if args.command == "redrive":
             return commands.redrive(args)
     except ApiError as exc:

@@ -213,7 +213,9 @@ def status_text(answer: dict[str, Any]) -> str:
             f"{since[:19]:<20} {last['outcome']}"
             + (f": {clip(last['failureReason'], 60)}" if last.get("failureReason") else "")
         )
-        if serving.get("approvedBy"):
+        if serving.get("kind") == "rollback":
+            rows.append(f"      rolled back to it by {serving.get('requestedBy') or 'an alarm'}")
+        elif serving.get("approvedBy"):
             rows.append(f"      approved by {', '.join(serving['approvedBy'])}")
         elif serving.get("deployedBy") == "not Steward":
             rows.append("      serving a config Steward did not deploy")
@@ -246,6 +248,49 @@ def status_text(answer: dict[str, Any]) -> str:
         age = f", oldest {q['oldestAgeSeconds']} s" if q.get("oldestAgeSeconds") is not None else ""
         rows.append(f"  DLQ {q['name']:<14} {q['depth']} message(s){age}")
     rows += [f"  ! {why}" for why in answer["attention"]] or ["  ✔ nothing needs attention"]
+    return "\n".join(rows)
+
+
+def report(args: argparse.Namespace) -> int:
+    """The audit report: HTML to a file (the API renders it), JSON, or a short text summary."""
+    with api_for(args) as api:
+        answer = api.report(args.package)
+        html = api.report_html(args.package) if args.html else None
+    if html is not None:
+        path = os.path.abspath(args.html)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w", encoding="utf-8") as out:
+            out.write(html)
+    if args.json:
+        print(json.dumps(answer, indent=2))
+    else:
+        print(report_text(answer) + (f"\n  report written to {args.html}" if html is not None else ""))
+    return 0
+
+
+def report_text(answer: dict[str, Any]) -> str:
+    p = answer["package"]
+    rows = [
+        f"Audit report of {p.get('group')}/{p.get('version')} ({p.get('status') or 'status not recorded'})"
+    ]
+    training = answer.get("training") or {}
+    rows.append(f"  trained on: {', '.join(training.get('data') or []) or 'not recorded'}")
+    gate = answer.get("gate")
+    rows.append(
+        f"  gate: {'passed' if gate and gate.get('passed') else 'failed' if gate else 'not recorded'}"
+    )
+    for r in answer.get("approvals") or []:
+        who = ", ".join(f"{d['who']} ({d['decision']}, {d['channel']})" for d in r.get("decisions") or [])
+        rows.append(
+            f"  approval{' of ' + r['stage'] if r.get('stage') else ''}: {r['status']}"
+            f" — {who or 'no decision'}"
+        )
+        if r.get("refusals"):
+            rows.append(f"      {len(r['refusals'])} refused attempt(s)")
+    for d in answer.get("deployments") or []:
+        rows.append(f"  deployment {d.get('kind')} to {d.get('endpoint')}: {d.get('status')}")
+    rows.append(f"  monitoring results and alarms: {len(answer.get('monitoring') or [])}")
+    rows += [f"  not recorded: {m}" for m in answer.get("missing") or []]
     return "\n".join(rows)
 
 

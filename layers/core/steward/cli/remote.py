@@ -42,18 +42,26 @@ class StewardApi:
     def post(self, path: str, body: dict[str, Any]) -> Any:
         return self._send("POST", f"{self.base_url}{path}", json.dumps(body).encode())
 
-    def _send(self, method: str, url: str, data: bytes | None) -> Any:
-        headers = {"Accept": "application/json"}
+    def get_text(self, path: str, accept: str, **params: Any) -> str:
+        """A non-JSON answer (the audit report's HTML) as text."""
+        query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
+        return str(self._send("GET", f"{self.base_url}{path}" + (f"?{query}" if query else ""), None, accept))
+
+    def _send(self, method: str, url: str, data: bytes | None, accept: str = "application/json") -> Any:
+        headers = {"Accept": accept}
         if data is not None:
             headers["Content-Type"] = "application/json"
         if self.sign:
-            headers.update(self._sigv4(url, method, data))
+            headers.update(self._sigv4(url, method, data, accept))
         request = urllib.request.Request(url, data=data, headers=headers, method=method)  # noqa: S310 (checked below)
         if not url.startswith(("http://", "https://")):
             raise ApiError(400, f"not an http(s) URL: {url}")
         try:
             with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-                return json.loads(response.read() or b"null")
+                body = response.read()
+                if accept != "application/json":
+                    return body.decode("utf-8")
+                return json.loads(body or b"null")
         except urllib.error.HTTPError as exc:
             return self._http_error(exc)
         except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
@@ -68,7 +76,9 @@ class StewardApi:
             message = body
         raise ApiError(exc.code, str(message)[:500]) from None
 
-    def _sigv4(self, url: str, method: str = "GET", data: bytes | None = None) -> dict[str, str]:
+    def _sigv4(
+        self, url: str, method: str = "GET", data: bytes | None = None, accept: str = "application/json"
+    ) -> dict[str, str]:
         import boto3
         from botocore.auth import SigV4Auth
         from botocore.awsrequest import AWSRequest
@@ -77,7 +87,7 @@ class StewardApi:
         credentials = session.get_credentials()
         if credentials is None:
             raise ApiError(401, "no AWS credentials to sign the request with")
-        request = AWSRequest(method=method, url=url, data=data, headers={"Accept": "application/json"})
+        request = AWSRequest(method=method, url=url, data=data, headers={"Accept": accept})
         SigV4Auth(
             credentials.get_frozen_credentials(), "execute-api", self.region or session.region_name
         ).add_auth(request)
@@ -124,6 +134,12 @@ class StewardApi:
 
     def serving(self, endpoint: str, at: str) -> dict[str, Any]:
         return self.get(f"/endpoints/{urllib.parse.quote(endpoint, safe='')}/serving", at=at)  # type: ignore[no-any-return]
+
+    def report(self, package: str) -> dict[str, Any]:
+        return dict(self.get("/report", package=package, format="json"))
+
+    def report_html(self, package: str) -> str:
+        return self.get_text("/report", "text/html", package=package)
 
     def status(self, endpoint: str | None = None) -> dict[str, Any]:
         return self.get("/status", endpoint=endpoint)  # type: ignore[no-any-return]

@@ -89,6 +89,8 @@ def _serving(endpoint: dict[str, Any]) -> dict[str, Any] | None:
             "since": serving.get("at"),
             "approvedBy": serving.get("approvedBy") or [],
             "deploymentId": serving.get("deploymentId"),
+            "kind": serving.get("kind"),
+            "requestedBy": serving.get("requestedBy"),
             "deployedBy": "steward",
         }
     if config is None:
@@ -100,7 +102,11 @@ def _last_deployment(last: dict[str, Any] | None) -> dict[str, Any] | None:
     if not last:
         return None
     keep = ("deploymentId", "kind", "outcome", "stage", "group", "version", "modelPackageArn")
-    return {**{k: last.get(k) for k in keep}, "at": last.get("at"), "failureReason": last.get("failureReason")}
+    return {
+        **{k: last.get(k) for k in keep},
+        "at": last.get("at"),
+        "failureReason": last.get("failureReason"),
+    }
 
 
 def dlq_status(now: datetime) -> list[dict[str, Any]]:
@@ -233,7 +239,9 @@ def estate(store: LineageStore, now: datetime, endpoint: str | None = None) -> d
                 f"deployment of {last.get('group')}/{last.get('version')} {last['outcome']}"
                 + (f": {last['failureReason']}" if last.get("failureReason") else "")
             )
-        entry["attention"] += [f"alarm {a['name']} in ALARM" for a in entry["alarms"] if a["state"] == "ALARM"]
+        entry["attention"] += [
+            f"alarm {a['name']} in ALARM" for a in entry["alarms"] if a["state"] == "ALARM"
+        ]
     if endpoint is not None:
         by_id = {k: v for k, v in by_id.items() if k == endpoint}
     attention = [f"{e['name']}: {why}" for e in by_id.values() for why in e["attention"]]
