@@ -174,7 +174,9 @@ def test_alarms_and_the_latest_monitoring_result(capsys) -> None:
         prod = _endpoint(status(sb), "churn-prod")
         assert prod["alarms"] == [] and prod["monitoring"] is None
         sb.put_events([execution("mon-older")])
-        newer = execution("mon-newer", exit_message="Completed: Job completed successfully with no violations.")
+        newer = execution(
+            "mon-newer", exit_message="Completed: Job completed successfully with no violations."
+        )
         newer["detail"]["ProcessingEndTime"] = "2030-01-01T00:00:00Z"
         sb.put_events([newer])
         sb.put_events([execution("mon-older")])  # a late duplicate does not take it back
@@ -184,7 +186,9 @@ def test_alarms_and_the_latest_monitoring_result(capsys) -> None:
         sb.put_events([alarm_event("ALARM", "OK", "2030-01-01T01:00:00.000+0000")])
         answer = status(sb)
         prod = _endpoint(answer, "churn-prod")
-        assert [(a["name"], a["state"]) for a in prod["alarms"]] == [("churn-prod-feature-drift-tenure", "ALARM")]
+        assert [(a["name"], a["state"]) for a in prod["alarms"]] == [
+            ("churn-prod-feature-drift-tenure", "ALARM")
+        ]
         assert "alarm churn-prod-feature-drift-tenure in ALARM" in prod["attention"] and not answer["ok"]
         assert main(["status", "--api-url", sb.api_url]) == 1
         assert "alarm churn-prod-feature-drift-tenure: ALARM" in capsys.readouterr().out
