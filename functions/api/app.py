@@ -10,6 +10,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from steward import __version__
@@ -69,6 +70,26 @@ def _openapi() -> dict[str, Any]:
 app.exception_handler(Exception)(lambda exc: answer_error(exc, app.current_event.resource))
 app.not_found(lambda _: no_route(app.current_event))
 
+_DECISION_ROUTES = ("/approvals/{token}", "/approval-requests/{request_id}/decisions", "/slack/interactions")
+
+
+def _counted(event: dict[str, Any], response: dict[str, Any]) -> dict[str, Any]:
+    """A rollback asked for, or an approval decision recorded or refused, counted from what its route
+    answered: 2xx recorded, 4xx refused (a 5xx is counted as DependencyFailures or a function error)."""
+    status, resource = int(response.get("statusCode") or 500), event.get("resource")
+    if event.get("httpMethod") != "POST" or status >= 500:
+        return response
+    if resource == "/endpoints/{name}/rollback" and status == 202:
+        metrics.add_metric(name="RollbackRequested", unit=MetricUnit.Count, value=1)
+    elif resource in _DECISION_ROUTES:
+        outcome = "refused" if status >= 300 else "recorded"
+        if resource == "/slack/interactions" and status < 300:  # answered 200 either way: the body says
+            outcome = json.loads(response["body"]).get("outcome")  # none: a button Steward ignores
+        if outcome is not None:
+            name = "ApprovalDecisionRecorded" if outcome == "recorded" else "ApprovalDecisionRefused"
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+    return response
+
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
 @tracer.capture_lambda_handler
@@ -76,4 +97,4 @@ app.not_found(lambda _: no_route(app.current_event))
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # 413 over 256 KB; 400 for a body not UTF-8, or deep JSON; 415 for another media type than the route's
     refusal = check.body_refusal(event) or media_refusal(event)
-    return proxy_response(refusal) if refusal else app.resolve(event, context)
+    return _counted(event, proxy_response(refusal) if refusal else app.resolve(event, context))

@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from steward.adapters.channels import channels_for
 from steward.adapters.notification_store import NotificationStore
-from steward.notify.deliver import deliver
+from steward.notify.deliver import RetryLaterError, deliver
 from steward.notify.models import Notification
 from steward.observability import logger, metrics, tracer
 from steward.policy import load_policy
@@ -25,7 +25,11 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
     settings, policy = get_settings(), load_policy()
     store = NotificationStore(settings.notifications_table)
     channels = channels_for(policy, store)
-    report = deliver(notification, policy, store, channels)  # RetryLaterError → this item is retried
+    try:
+        report = deliver(notification, policy, store, channels)
+    except RetryLaterError:  # a target failed in a way worth retrying: this item is retried
+        metrics.add_metric(name="NotificationFailed", unit=MetricUnit.Count, value=1)
+        raise
     logger.info(
         "notification handled",
         extra={
@@ -35,11 +39,13 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
             "deduplicated": report.deduplicated,
         },
     )
-    metrics.add_metric(
-        name="NotificationDeduplicated" if report.deduplicated else "NotificationSent",
-        unit=MetricUnit.Count,
-        value=1,
-    )
+    for name, happened in (  # per message; a message sent to one target and failed on another counts both
+        ("NotificationDeduplicated", report.deduplicated),
+        ("NotificationSent", bool(report.sent) or report.digested),  # held for its digest counts as sent
+        ("NotificationFailed", bool(report.failed)),  # permanent failures: recorded, not retried
+    ):
+        if happened:
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
     return {"sent": report.sent, "failed": report.failed, "deduplicated": report.deduplicated}
 
 

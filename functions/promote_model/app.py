@@ -1,5 +1,5 @@
 """promote_model: approved versions onto their stages' endpoints, endpoint events to each deployment's end,
-and operator commands (rollbacks) from the promotion queue."""
+and operator commands (rollbacks) from the promotion queue; outcomes counted by steward.promotion.counts."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from steward.events import parse_or_ignore
 from steward.observability import logger, metrics, tracer
 from steward.policy import load_policy
 from steward.promotion import service
+from steward.promotion.counts import count_outcomes
 from steward.promotion.wiring import history_reader, promotion_deps, worklist
 
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -26,7 +27,7 @@ def command_handler(record: SQSRecord) -> dict[str, Any]:
     policy = load_policy()
     outcome = service.on_command(body, policy, promotion_deps(policy), history_reader(), datetime.now(UTC))
     logger.info("promotion command", extra=outcome)
-    return outcome
+    return count_outcomes(outcome)
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -41,7 +42,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         policy = load_policy()
         outcome = service.reconcile(worklist(), policy, promotion_deps(policy), datetime.now(UTC))
         logger.info("promotion reconciled", extra=outcome)
-        return outcome
+        return count_outcomes(outcome)
     parsed = parse_or_ignore(event, logger)  # invalid: raised, so retries end in the DLQ
     if parsed is None:
         return {"outcome": "ignored"}
@@ -53,4 +54,4 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     else:
         outcome = {"outcome": "ignored", "reason": "not a promotion event"}
     logger.info("promotion", extra={k: v for k, v in outcome.items() if k != "next"})
-    return outcome
+    return count_outcomes(outcome)
