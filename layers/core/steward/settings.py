@@ -24,6 +24,8 @@ class Settings(BaseModel):
     event_id_ttl_seconds: int = Field(7 * 24 * 3600, alias="EVENT_ID_TTL_SECONDS")
     # Describe calls one reconciler run may make (SageMaker Describe APIs are throttled per account).
     reconcile_budget: int = Field(100, alias="RECONCILE_BUDGET", ge=1, le=1000)
+    # SageMaker calls one backfill invocation may make (its event's "budget" may ask for fewer or more).
+    backfill_budget: int = Field(1000, alias="BACKFILL_BUDGET", ge=1, le=10_000)
     notifications_table: str = Field("steward-notifications", alias="NOTIFICATIONS_TABLE_NAME")
     notification_queue_url: str = Field("", alias="NOTIFICATION_QUEUE_URL")
     slack_secret_name: str = Field("steward/slack", alias="SLACK_SECRET_NAME")

@@ -76,3 +76,29 @@ class SageMakerReader:
             models=models,
             data_capture_uri=capture,
         )
+
+
+class SageMakerCatalog(SageMakerReader):
+    """The backfill's SageMaker: the reader's Describe calls and List pages, every call counted in `calls`
+    (the run's budget), with the same error mapping. A model is described once per catalog (one
+    invocation): a transform job and an endpoint config that use it ask for the same immutable facts."""
+
+    def __init__(self, region: str | None = None) -> None:
+        super().__init__(region)
+        self.calls = 0
+        self._models: dict[str, ModelFacts] = {}
+
+    def describe_model(self, name: str) -> ModelFacts:
+        if name not in self._models:
+            self._models[name] = super().describe_model(name)
+        return self._models[name]
+
+    def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
+        self.calls += 1
+        return super()._call(operation, **kwargs)
+
+    def list_page(self, operation: str, **kwargs: Any) -> dict[str, Any]:
+        """One page of a read-only List call."""
+        if not operation.startswith("list_"):
+            raise ValueError(f"{operation} is not a List call")
+        return self._call(operation, **kwargs)
