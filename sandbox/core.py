@@ -506,6 +506,51 @@ class Sandbox:
             self._sagemaker.endpoints.complete(sagemaker_backends[ACCOUNT][self.region], name, outcome)
             self._drain(1000)
 
+    def finish_pipeline_execution(
+        self,
+        arn: str,
+        status: str = "Succeeded",
+        steps: Iterable[dict[str, Any]] = (),
+        failure_reason: str | None = None,
+    ) -> None:
+        """End a pipeline execution (started with StartPipelineExecution, which leaves it Executing) as
+        SageMaker would after running `steps`, in ListPipelineExecutionSteps' shape (e.g. {"StepName":
+        "Train", "StepStatus": "Succeeded", "Metadata": {"TrainingJob": {"Arn": ...}}}; a "StepType" is
+        said only in the step's event). The steps are what ListPipelineExecutionSteps answers; each
+        step's status change, then the execution's, is delivered on the next drain (none inside
+        `quietly()`)."""
+        from moto.sagemaker.models import sagemaker_backends
+
+        from sandbox.sagemaker import finish_pipeline_execution
+
+        emit = None if self._sagemaker.silent else self.emit
+        with self._invoke_lock:
+            finish_pipeline_execution(
+                sagemaker_backends[ACCOUNT][self.region], arn, status, list(steps), emit, failure_reason
+            )
+
+    def backfill(
+        self,
+        since: str | None = None,
+        *,
+        budget: int | None = None,
+        run: str | None = None,
+        until_done: bool = True,
+    ) -> dict[str, Any]:
+        """Run the backfill function (README "Backfill") as `steward backfill` does on AWS: invoke it, and
+        while it answers `"done": false`, invoke it again with its run id (each invocation spends at most
+        about `budget` SageMaker calls). `until_done=False` stops after one invocation; `run` resumes a
+        run. Returns the last answer: the run's summary, cumulative over its invocations."""
+        event: dict[str, Any] = {"since": since, "budget": budget, "run": run}
+        while True:
+            outcome = self.invoke("backfill", {k: v for k, v in event.items() if v is not None})
+            if not outcome["ok"]:
+                raise SandboxError(f"backfill failed: {outcome.get('error')}")
+            answer: dict[str, Any] = outcome["result"]
+            if answer.get("done") or answer.get("error") or not until_done:
+                return answer
+            event = {"run": answer["run"], "budget": budget}
+
     def lineage(self, id: str | None = None, direction: str = "downstream", depth: int = 5) -> dict[str, Any]:
         """The lineage graph (the graph JSON of README "Lineage store"): everything, or a walk from `id`."""
         from steward.lineage import query
