@@ -118,6 +118,13 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915 (one statement per op
     notes.add_argument("--json", action="store_true")
     add_target_options(notes)
 
+    backfill = commands.add_parser(
+        "backfill", help="record what SageMaker holds that no event brought (resumable, budgeted)"
+    )
+    from steward.cli.backfill import add_arguments as add_backfill_arguments
+
+    add_backfill_arguments(backfill)
+
     redrive = commands.add_parser("redrive", help="send a function's dead letters back to it, and report")
     redrive.add_argument(
         "function",
@@ -201,6 +208,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return commands.report(args)
         if args.command == "redrive":
             return commands.redrive(args)
+        if args.command == "backfill":
+            return commands.backfill(args)
     except ApiError as exc:
         return commands.fail(str(exc))
     except ValueError as exc:

@@ -369,6 +369,13 @@ def redrive(args: argparse.Namespace) -> int:
     return 1 if report["failed"] else 0
 
 
+def backfill(args: argparse.Namespace) -> int:
+    """Backfill a deployed stack (its function, invoked until the run is done) or a served sandbox."""
+    from steward.cli.backfill import run
+
+    return run(args)
+
+
 def _short(value: str) -> str:
     return value.rsplit("model-package/", maxsplit=1)[-1]
 
