@@ -8,6 +8,7 @@ with Sandbox() as sb:
 """
 
 from sandbox.core import Sandbox, SandboxError
+from sandbox.endpoint_models import Invocation, ModelReply, Throttled
 from sandbox.template import TemplateError
 
-__all__ = ["Sandbox", "SandboxError", "TemplateError"]
+__all__ = ["Invocation", "ModelReply", "Sandbox", "SandboxError", "TemplateError", "Throttled"]

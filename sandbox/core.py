@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.dynamodb import FastDynamoDB
+from sandbox.endpoint_models import EndpointModels
 from sandbox.patterns import matches, validate_pattern
 from sandbox.runtime import Environment, load_handler, make_context
 from sandbox.sagemaker import SageMakerEmulation
@@ -275,6 +276,8 @@ class Sandbox:
         self._sagemaker.install()
         self._transactions = FastDynamoDB()
         self._transactions.install()
+        self._models = EndpointModels(ACCOUNT)
+        self._models.install()
         self._install_call_counter()
         from steward.adapters import clients
 
@@ -381,6 +384,7 @@ class Sandbox:
         if getattr(self, "_sagemaker", None) is not None:
             self._sagemaker.uninstall()
             self._transactions.uninstall()
+            self._models.uninstall()
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
@@ -496,6 +500,12 @@ class Sandbox:
         """
         assert self._sagemaker.endpoints is not None
         self._sagemaker.endpoints.ask(name, outcome)
+
+    def endpoint_model(self, name: str, fn: Any) -> None:
+        """What endpoint `name` answers to InvokeEndpoint: `fn(Invocation)` returns a ModelReply (status,
+        body, content type, latency) or a JSON value, or raises Throttled (sandbox.endpoint_models).
+        Without it the model echoes the request."""
+        self._models.models[name] = fn
 
     def complete_endpoint(self, name: str, outcome: str = "succeed") -> None:
         """End a held endpoint update (see `endpoint_outcome`) and deliver what follows."""

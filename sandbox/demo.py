@@ -62,6 +62,47 @@ class Narrator:
         self.out.flush()
 
 
+# Staging must answer these before prod is touched (README "Promotion", integration tests).
+INTEGRATION_TEST: dict[str, Any] = {
+    "requests": [
+        {
+            "name": "a loyal customer",
+            "content_type": "text/csv",
+            "body": "42,0,1,118.5,3",
+            "expect_content_type": "application/json",
+            "expect_schema": {
+                "type": "object",
+                "required": ["churn_probability"],
+                "properties": {"churn_probability": {"type": "number", "minimum": 0, "maximum": 1}},
+            },
+        },
+        {
+            "name": "a customer about to leave",
+            "content_type": "text/csv",
+            "body": "3,4,0,12.0,9",
+            "expect": {"churn_probability": 0.91},
+            "tolerance": 0.05,
+        },
+    ],
+    "calls_per_request": 5,
+    "max_p95_ms": 500,
+}
+
+
+def churn_model(faulty: set[str]) -> Any:
+    """What the churn endpoints answer in the sandbox: a score per CSV row; versions in `faulty` crash."""
+    from sandbox.endpoint_models import Invocation, ModelReply
+
+    def model(invocation: Invocation) -> ModelReply:
+        if invocation.model_package in faulty:
+            return ModelReply("KeyError: 'tenure_bucket' (feature missing from the serving container)", 500)
+        row = invocation.body.decode().split(",")
+        score = 0.91 if len(row) > 4 and float(row[4]) >= 5 else 0.12
+        return ModelReply({"churn_probability": score}, content_type="application/json", latency_ms=2)
+
+    return model
+
+
 def demo_policy() -> dict[str, Any]:
     """The shipped policy with churn-models' approval gate, promotion stages and retraining turned on."""
     import yaml
@@ -83,7 +124,13 @@ def demo_policy() -> dict[str, Any]:
         },
     }
     churn["stages"] = [
-        {"name": "staging", "endpoint": "churn-staging", "strategy": "all-at-once", "bake_seconds": 0},
+        {
+            "name": "staging",
+            "endpoint": "churn-staging",
+            "strategy": "all-at-once",
+            "bake_seconds": 0,
+            "integration_test": INTEGRATION_TEST,
+        },
         {
             "name": "prod",
             "endpoint": "churn-prod",
@@ -165,6 +212,9 @@ def _act_two(sb: Sandbox, say: Narrator, interactive: bool) -> dict[str, Any]:
     say.act("Act 2 — today, live: gate, approval, promotion, monitoring, rollback")
     say.step("The platform team turns on the approval gate and promotion stages for churn-models")
     sb.set_policy(demo_policy())
+    faulty: set[str] = set()
+    for endpoint in ("churn-staging", "churn-prod"):
+        sb.endpoint_model(endpoint, churn_model(faulty))
     say.say(
         "policy published to SSM: approvers alice, bob, carol (quorum 1); gate auc ≥ 0.88 and no worse than "
         "production; stages staging (all-at-once) → prod (canary 50 %, bake 300 s, 5xx alarm rollback)"
@@ -201,7 +251,10 @@ def _act_two(sb: Sandbox, say: Narrator, interactive: bool) -> dict[str, Any]:
         say.say(f"POST Approve (with the page's anti-forgery value) → {outcome}")
     say.say(f"registry: {_short(v5)} is {_status(sb, v5)} — “{_description(sb, v5)}”")
 
-    say.step("Promotion: exactly that version, to staging, then prod (endpoint lifecycle emulated)")
+    say.step(
+        "Promotion: exactly that version, to staging, integration-tested there, then prod "
+        "(endpoint lifecycle emulated)"
+    )
     for endpoint in ("churn-staging", "churn-prod"):
         for d in _ours(sb, endpoint):
             if d["modelPackageArn"] == v5:
@@ -215,29 +268,7 @@ def _act_two(sb: Sandbox, say: Narrator, interactive: bool) -> dict[str, Any]:
         f"{_short(v6)}: gate {_request_for(sb, v6)['gate']} → {_status(sb, v6)} — “{_description(sb, v6)}”"
     )
 
-    say.step("Another version is approved by an operator, and its staging deployment fails (requested)")
-    v7 = _register(
-        sb, _nightly(sb, None, quiet=True)[0], auc=0.941, description="retrained with October data"
-    )
-    sb.endpoint_outcome("churn-staging", "fail")
-    cli = _run_cli(
-        steward,
-        [
-            "approve",
-            _request_for(sb, v7)["id"],
-            "--as",
-            "bob@example.com",
-            "--comment",
-            "approved on the phone with Alice",
-            "--api-url",
-            sb.api_url,
-        ],
-    )
-    say.say(f"$ steward approve … --as bob@example.com → {cli.strip()}")
-    for d in _ours(sb, "churn-staging"):
-        if d["modelPackageArn"] == v7:
-            say.say(_deployment_line("churn-staging", d))
-    say.say(f"churn-prod still serves {_serving_version(sb)} (a failed stage stops the promotion)")
+    v7, v8 = _faulty_and_failing(sb, steward, say, faulty)
 
     monitoring = _monitoring(sb, say)
 
@@ -247,7 +278,48 @@ def _act_two(sb: Sandbox, say: Narrator, interactive: bool) -> dict[str, Any]:
         ["rollback", "churn-prod", "--reason", "tenure drift after the release", "--api-url", sb.api_url],
     )
     say.say(f"$ steward rollback churn-prod --reason … → {cli.strip()}")
-    return {"v5": v5, "v6": v6, "v7": v7, "run": run, "monitoring": monitoring}
+    return {"v5": v5, "v6": v6, "v7": v7, "v8": v8, "run": run, "monitoring": monitoring}
+
+
+def _faulty_and_failing(sb: Sandbox, steward: Any, say: Narrator, faulty: set[str]) -> tuple[str, str]:
+    """v7 deploys but fails staging's integration test; v8's staging deployment itself fails."""
+    say.step(
+        "A version with a packaging bug passes the gate and deploys, but staging's integration test fails"
+    )
+    v7 = _register(sb, _nightly(sb, None, quiet=True)[0], auc=0.938, description="new tenure features")
+    faulty.add(v7)
+    _decide_as(sb, steward, say, v7, "carol@example.com", "numbers look good")
+    for d in _ours(sb, "churn-staging"):
+        if d["modelPackageArn"] == v7:
+            say.say(_deployment_line("churn-staging", d))
+    say.say(f"churn-prod still serves {_serving_version(sb)} (a failed integration test stops the promotion)")
+
+    say.step("Another version is approved by an operator, and its staging deployment fails (requested)")
+    v8 = _register(
+        sb, _nightly(sb, None, quiet=True)[0], auc=0.941, description="retrained with October data"
+    )
+    sb.endpoint_outcome("churn-staging", "fail")
+    _decide_as(sb, steward, say, v8, "bob@example.com", "approved on the phone with Alice")
+    for d in _ours(sb, "churn-staging"):
+        if d["modelPackageArn"] == v8:
+            say.say(_deployment_line("churn-staging", d))
+    say.say(f"churn-prod still serves {_serving_version(sb)} (a failed stage stops the promotion)")
+    return v7, v8
+
+
+def _decide_as(sb: Sandbox, steward: Any, say: Narrator, package: str, who: str, comment: str) -> None:
+    """An operator records an approver's decision (`steward approve --as`)."""
+    argv = [
+        "approve",
+        _request_for(sb, package)["id"],
+        "--as",
+        who,
+        "--comment",
+        comment,
+        "--api-url",
+        sb.api_url,
+    ]
+    say.say(f"$ steward approve … --as {who} → {_run_cli(steward, argv).strip()}")
 
 
 def _nightly(sb: Sandbox, say: Narrator | None, quiet: bool = False) -> tuple[str, str]:
@@ -579,12 +651,20 @@ def _ours(sb: Sandbox, endpoint: str) -> list[dict[str, Any]]:
 
 
 def _deployment_line(endpoint: str, d: dict[str, Any]) -> str:
+    from steward.promotion.integration import summary
+
     how = d.get("strategy") or "new endpoint"
     extra = f" — {d['failureReason']}" if d.get("failureReason") else ""
-    return (
+    line = (
         f"{endpoint:<14} v{d['version']} ({how}) {d['status']}, approved by "
         f"{', '.join(d.get('approvedBy') or []) or '-'}, config {d.get('endpointConfigName')}{extra}"[:300]
     )
+    tested = d.get("integrationTest")
+    if tested:
+        line += f"\n{'':<15}{summary(tested)}"
+        failing = [r for r in tested.get("results") or [] if not r.get("passed")]
+        line += "".join(f"\n{'':<17}✘ {r['name']}: {'; '.join(r['problems'])[:160]}" for r in failing[:2])
+    return line
 
 
 def _serving_version(sb: Sandbox) -> str:

@@ -47,6 +47,7 @@ def stable(graph):
 _REACTION_ATTRIBUTES = {
     "result", "violationCount", "violations", "reportUri", "problem", "endpointName", "servedConfig",
     "modelPackages", "dataWindowStart", "dataWindowEnd", "retraining",
+    "monitoring",  # the endpoint's latest result, with the versions serving when it was reacted to
 }  # fmt: skip
 
 

@@ -124,7 +124,16 @@ def test_demo_exits_zero_and_tells_the_whole_lifecycle(tmp_path):
     assert "churn-staging  v5 (new endpoint) succeeded, approved by alice@example.com" in out
     assert "churn-prod     v5 (canary) succeeded, approved by alice@example.com" in out
     assert "churn-models v6: gate auc=0.842 (>= 0.88, FAILED)" in out and "→ Rejected" in out
-    assert "churn-staging  v7 (all-at-once) failed" in out and "churn-prod still serves v5" in out
+    # a faulty version deploys to staging, fails its integration test there, and never reaches prod
+    assert (
+        "integration test passed: 2 case(s)" in out.split("churn-staging  v5", 1)[1].split("churn-prod", 1)[0]
+    )
+    assert "churn-staging  v7 (all-at-once) succeeded, approved by carol@example.com" in out
+    assert "integration test FAILED: 2 case(s), 2 failing" in out
+    assert "✘ a loyal customer: status 500, expected 200" in out
+    assert "churn-prod still serves v5 (a failed integration test stops the promotion)" in out
+    assert "Integration test of churn-models v7 on churn-staging failed" in out
+    assert "churn-staging  v8 (all-at-once) failed" in out and "churn-prod still serves v5" in out
     # monitoring: one alert each, against the serving version, one retraining run per cooldown
     assert (
         out.count(
@@ -168,11 +177,11 @@ def test_demo_exits_zero_and_tells_the_whole_lifecycle(tmp_path):
     # the outbox, written out to read: emails as .eml and .html, Slack messages as JSON
     written = sorted(p.suffix for p in (tmp_path / "demo-output").iterdir())
     assert {".eml", ".html", ".json"} <= set(written)
-    # it ends with the estate (exit 1: the failed v7 on staging and the drift alarm need attention)
+    # it ends with the estate (exit 1: the failed v8 on staging and the drift alarm need attention)
     estate = out.split("The estate, and the audit trail", 1)[1]
     assert re.search(r"churn-prod\s+InService\s+churn-models/v3", estate), estate[:2000]
     assert "rolled back to it by" in estate and "alarm churn-prod-feature-drift-tenure: ALARM" in estate
-    assert "! churn-staging: deployment of churn-models/7 failed" in estate
+    assert "! churn-staging: deployment of churn-models/8 failed" in estate
     assert "exit status 1: something needs attention" in estate
     # and the audit report of the version approved live, written for an auditor
     assert "approval: approved — alice@example.com (approve, link)" in estate

@@ -236,6 +236,41 @@ def deployment(kind: Kind) -> Notification:
     return promotion._notification(d, kind)
 
 
+def integration_test(passed: bool) -> Notification:
+    """A stage's integration test with the most cases shown, each with hostile names and problems."""
+    cases = [{"name": SPECIALS[:100], "passed": False, "problems": [SPECIALS * 3] * 5} for _ in range(20)]
+    result = {
+        "passed": passed,
+        "cases": 100,
+        "failedCases": 0 if passed else 100,
+        "calls": 10_000,
+        "latencyP50Ms": 1e9,
+        "latencyP95Ms": float("inf") if not passed else 1.0,
+        "problems": [SPECIALS * 4] * 5,
+        "results": cases,
+    }
+    from steward.promotion.models import Deployment as _D
+
+    tested = _D.model_validate({**promotion_deployment_fields(), "integration_test": result})
+    return promotion._test_notification(tested)
+
+
+def promotion_deployment_fields() -> dict:
+    return {
+        "id": "d1",
+        "endpoint": "e" * 63,
+        "endpoint_arn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint/" + "e" * 63,
+        "group": "churn-models" + SPECIALS[:100],
+        "stage": "staging",
+        "stage_index": 0,
+        "package_arn": "arn:aws:sagemaker:us-east-1:123456789012:model-package/churn-models/5",
+        "version": 5,
+        "requested_by": SPECIALS,
+        "status": "succeeded",
+        "created_at": NOW,
+    }
+
+
 SERVING = Serving(
     endpoint="churn-prod" + "&" * 53,
     region="us-east-1",
@@ -355,6 +390,8 @@ BUILDERS = {
     "deployment-succeeded": lambda: deployment(Kind.DEPLOYMENT_SUCCEEDED),
     "deployment-failed": lambda: deployment(Kind.DEPLOYMENT_FAILED),
     "deployment-rolled-back": lambda: deployment(Kind.DEPLOYMENT_ROLLED_BACK),
+    "integration-test-passed": lambda: integration_test(True),
+    "integration-test-failed": lambda: integration_test(False),
     "monitor-violation": violations,
     "monitor-report-error": report_error,
     "alarm": lambda: alarm(recovered=False),

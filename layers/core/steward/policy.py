@@ -58,6 +58,10 @@ def retraining_problem(enabled: Any, pipeline: Any) -> str | None:
     return "pipeline: required when retraining is enabled" if enabled is True and not pipeline else None
 
 
+def integration_test_problem(requests: Any, uri: Any) -> str | None:
+    return "an integration test needs requests or requests_s3_uri" if not requests and not uri else None
+
+
 def route_problems(group: str, severity: str, digest: Any, webhooks: list[Any], defined: Any) -> list[str]:
     found = []
     if digest is True and severity == "critical":
@@ -105,6 +109,12 @@ def _raw_cross_field_problems(document: dict[str, Any]) -> list[str]:
         staged = stages_problem([s.get("name") for s in stages], [s.get("endpoint") for s in stages])
         if staged:
             found.append(f"{where}: Value error, {staged}")
+        for index, stage in enumerate(stages):
+            test = mapping(stage.get("integration_test"))
+            if "integration_test" in stage and (
+                problem := integration_test_problem(test.get("requests"), test.get("requests_s3_uri"))
+            ):
+                found.append(f"{where}.stages.{index}.integration_test: Value error, {problem}")
         retraining = mapping(mapping(entry.get("monitoring")).get("retraining"))
         retrain = retraining_problem(retraining.get("enabled"), retraining.get("pipeline"))
         if retrain:
@@ -255,6 +265,52 @@ class ApprovalPolicy(Strict):
         return None
 
 
+class SampleRequest(Strict):
+    """One request an integration test sends to a stage's endpoint, and what its answer must be."""
+
+    name: str | None = Field(None, max_length=100)
+    body: Any  # a JSON value (sent as JSON), or a string sent as is (CSV, text)
+    content_type: str = Field("application/json", max_length=256)
+    accept: str | None = Field(None, max_length=256)
+    expect_status: int = Field(200, ge=100, le=599)  # the model container's HTTP status
+    expect_content_type: str | None = Field(None, max_length=256)  # a prefix: "application/json"
+    expect_schema: dict[str, Any] | None = None  # a JSON Schema the JSON answer must satisfy
+    expect: Any = None  # the JSON (or text) answer expected; numbers within `tolerance`
+    tolerance: float = Field(0.0, ge=0)
+
+    @field_validator("expect_schema")
+    @classmethod
+    def _schema_compiles(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None:
+            import fastjsonschema
+
+            try:
+                fastjsonschema.compile(value)
+            except (fastjsonschema.JsonSchemaDefinitionException, TypeError, ValueError) as exc:
+                raise ValueError(f"not a JSON Schema: {exc}") from None
+        return value
+
+
+class IntegrationTest(Strict):
+    """Invoke a stage's endpoint after its deployment succeeds; the next stage waits for a pass."""
+
+    requests: list[SampleRequest] = Field(default_factory=list, max_length=100)
+    # s3://bucket/key of a JSON Lines file, one SampleRequest per line (read when the test runs).
+    requests_s3_uri: str | None = Field(None, pattern=r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/.+$")
+    calls_per_request: int = Field(1, ge=1, le=100)  # repeat each request (latency percentiles over all)
+    max_p50_ms: float | None = Field(None, gt=0)
+    max_p95_ms: float | None = Field(None, gt=0)
+    retries: int = Field(2, ge=0, le=5)  # per call, on throttling and timeouts
+    budget_seconds: int = Field(30, ge=1, le=40)  # the whole test (the promotion function runs 60 s)
+
+    @model_validator(mode="after")
+    def _something_to_send(self) -> IntegrationTest:
+        problem = integration_test_problem(self.requests, self.requests_s3_uri)
+        if problem:
+            raise ValueError(problem)
+        return self
+
+
 class Stage(Strict):
     """One promotion stage (used by promotion): where an approved version goes, and how."""
 
@@ -269,6 +325,7 @@ class Stage(Strict):
     rollback_alarms: list[str] = Field(default_factory=list)
     auto_rollback: bool = True
     requires_approval: bool = False
+    integration_test: IntegrationTest | None = None
 
 
 class PromotionPolicy(Strict):

@@ -13,12 +13,17 @@ from steward.adapters.sagemaker import call
 from steward.errors import NotFoundError
 
 
-def _client(region: str | None, role_arn: str | None) -> Any:
+def _client(region: str | None, role_arn: str | None, service: str = "sagemaker") -> Any:
     return (
-        assumed_client("sagemaker", region, role_arn, "steward-promotion")
+        assumed_client(service, region, role_arn, "steward-promotion")
         if role_arn
-        else client("sagemaker", region)
+        else client(service, region)
     )
+
+
+# InvokeEndpoint errors: the container answered (ModelError, with its status), try again, or cannot run.
+_RUNTIME_RETRY = ("ThrottlingException", "ServiceUnavailable", "InternalFailure", "ModelNotReadyException",
+                  "InternalDependencyException")  # fmt: skip
 
 
 _STATUS = {  # Describe spelling from either spelling
@@ -131,3 +136,46 @@ class Endpoints:
             EndpointConfigName=config_name,
             DeploymentConfig=deployment_config,
         )
+
+    # --- integration tests ------------------------------------------------------------------------
+
+    def invoke(self, endpoint: str, body: bytes, content_type: str, accept: str | None) -> Any:
+        """InvokeEndpoint (SageMaker Runtime, with the target role when there is one) → integration.Reply."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        from steward.adapters.clients import error_code
+        from steward.promotion.integration import CannotRun, Reply, Retryable
+
+        extra = {"Accept": accept} if accept else {}
+        try:
+            r = _client(self.region, self.role_arn, "sagemaker-runtime").invoke_endpoint(
+                EndpointName=endpoint, Body=body, ContentType=content_type, **extra
+            )
+        except ClientError as exc:
+            code = error_code(exc)
+            error = exc.response.get("Error", {})
+            if code == "ModelError":  # the container answered with an error status
+                original = exc.response.get("OriginalStatusCode") or error.get("OriginalStatusCode") or 500
+                message = str(exc.response.get("OriginalMessage") or error.get("OriginalMessage") or "")
+                return Reply(int(original), "text/plain", message.encode()[:10_000])
+            if code in _RUNTIME_RETRY or code.startswith("5"):
+                raise Retryable(code) from None
+            raise CannotRun(f"{code}: {str(error.get('Message', ''))[:200]}") from None
+        except (BotoCoreError, TimeoutError) as exc:  # read timeout, connection reset
+            raise Retryable(type(exc).__name__) from None
+        return Reply(200, str(r.get("ContentType") or ""), r["Body"].read()[:1_000_000])
+
+    def sample_requests(self, uri: str) -> str:
+        """The JSON Lines file of sample requests (in Steward's account, like the metric reports)."""
+        from steward.lineage.arns import s3_split
+
+        bucket, key = s3_split(uri)
+        try:
+            body = client("s3").get_object(Bucket=bucket, Key=key)["Body"].read(1_000_001)
+        except Exception as exc:
+            from steward.adapters.clients import error_code
+
+            raise NotFoundError(f"sample requests {uri}: {error_code(exc) or exc}") from None
+        if len(body) > 1_000_000:
+            raise NotFoundError(f"sample requests {uri}: over 1 MB")
+        return str(body.decode("utf-8", "replace"))

@@ -816,10 +816,17 @@ def decide_by_slack(
 
 
 def open_stage_request(
-    package_arn: str, stage: str, parent_id: str | None, policy: Policy, deps: Deps, now: datetime
+    package_arn: str,
+    stage: str,
+    parent_id: str | None,
+    policy: Policy,
+    deps: Deps,
+    now: datetime,
+    evidence: list[str] | None = None,
 ) -> dict[str, Any]:
     """After a stage succeeds, the next one (marked `requires_approval`) asks the approvers again: same
-    version, same gate numbers, its own links; approving it deploys that stage."""
+    version, same gate numbers, its own links; approving it deploys that stage. `evidence`: what the
+    stages before found (their integration tests), shown with the lineage."""
     parent = deps.store.get(parent_id) if parent_id else None
     group = parent.group if parent else package_arn.split(":model-package/", 1)[-1].rsplit("/", 1)[0]
     approval = policy.approval(group)
@@ -837,7 +844,7 @@ def open_stage_request(
         image_digests=parent.image_digests if parent else [],
         registered_by=parent.registered_by if parent else None,
         registrant_identities=[who for who in registrant if who],
-        lineage=parent.lineage if parent else [],
+        lineage=[*(parent.lineage if parent else []), *[line[:400] for line in (evidence or [])[:5]]],
         description=f"Promote to {stage}: " + ((parent.description or "") if parent else ""),
         target_stages=[_stage_line(target)] if target else [stage],
         **_rules(approval, registrant, now),

@@ -436,6 +436,10 @@ def _history_text(answer: dict[str, Any]) -> str:
                 f"      {versions or '?'} by Steward: {ours['kind']} ({ours.get('strategy') or 'create'}), "
                 f"requested by {ours['requestedBy']}, approved by {who}"
             )
+            if ours.get("integrationTest"):
+                from steward.promotion.integration import summary
+
+                rows.append(f"      {summary(ours['integrationTest'])}")
         elif versions:
             rows.append(f"      {versions}")
     for r in answer.get("requests") or []:

@@ -45,6 +45,8 @@ class Kind(StrEnum):
     DEPLOYMENT_SUCCEEDED = "deployment-succeeded"
     DEPLOYMENT_FAILED = "deployment-failed"
     DEPLOYMENT_ROLLED_BACK = "deployment-rolled-back"
+    INTEGRATION_TEST_PASSED = "integration-test-passed"  # a stage's endpoint answered its sample requests
+    INTEGRATION_TEST_FAILED = "integration-test-failed"  # ... or did not: the promotion stopped there
     JOB_FAILED = "job-failed"
     TRAINING_RULE_ISSUES = "training-rule-issues"  # SageMaker Debugger / Profiler rules that found issues
     MONITOR_VIOLATION = "monitor-violation"

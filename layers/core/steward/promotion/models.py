@@ -61,6 +61,8 @@ class Deployment(BaseModel):
     created_at: datetime
     started_at: datetime | None = None
     ended_at: datetime | None = None
+    # The stage's integration test, once run after the deployment succeeded (integration.run's result).
+    integration_test: dict[str, Any] | None = None
     revision: int = 0
 
     @staticmethod
@@ -100,6 +102,7 @@ class Deployment(BaseModel):
             "createdAt": self.created_at.isoformat(),
             "startedAt": self.started_at.isoformat() if self.started_at else None,
             "endedAt": self.ended_at.isoformat() if self.ended_at else None,
+            "integrationTest": self.integration_test,
         }
 
 

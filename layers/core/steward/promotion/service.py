@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from steward.errors import DuplicateEventError, NotFoundError, StaleEventError
@@ -27,7 +27,8 @@ from steward.lineage.graph import EdgeUpdate, LineageChange, NodeKind, NodeUpdat
 from steward.lineage.keys import iso_z
 from steward.notify.models import Fact, Kind, Notification
 from steward.policy import Policy, Severity, Stage
-from steward.promotion import plan
+from steward.promotion import integration, plan
+from steward.promotion.integration import summary
 from steward.promotion.models import ACTIVE, NODE_STATUS, Deployment, Progress, RollbackCommand
 
 BUSY = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"})
@@ -56,6 +57,8 @@ class Endpoints(Protocol):
     ) -> None: ...
     def create_endpoint(self, name: str, config_name: str, tags: list[dict[str, str]]) -> None: ...
     def update_endpoint(self, name: str, config_name: str, deployment_config: dict[str, Any]) -> None: ...
+    def invoke(self, endpoint: str, body: bytes, content_type: str, accept: str | None) -> Any: ...
+    def sample_requests(self, uri: str) -> str: ...
 
 
 class Approvals(Protocol):
@@ -464,12 +467,87 @@ def _settle(deployment: Deployment, deps: Deps, now: datetime, policy: Policy | 
     if deployment.status in ACTIVE or policy is None:
         return result
     if deployment.status == "succeeded" and deployment.kind == "promotion":
-        result["next"] = _advance(deployment, policy, deps, now)
+        stage = _stage_for(policy, deployment)
+        if stage is not None and stage.integration_test is not None:
+            deployment = _integration_test(deployment, stage, deps, now)
+            result["integrationTest"] = deployment.integration_test
+        tested = deployment.integration_test
+        if tested is not None and not tested.get("passed"):
+            result["next"] = {"outcome": "stopped", "reason": f"stage {deployment.stage}: {summary(tested)}"}
+        else:
+            result["next"] = _advance(deployment, policy, deps, now)
     deps.store.release(deployment.endpoint_arn, deployment.id)
     queued = _next_queued(deployment.endpoint_arn, policy, deps, now)
     if queued:
         result["queued"] = queued
     return result
+
+
+def _integration_test(deployment: Deployment, stage: Stage, deps: Deps, now: datetime) -> Deployment:
+    """Run the stage's integration test once (a retry finds the saved result), record it with the
+    deployment and tell people. The endpoint's lock is still held: nothing else deploys meanwhile."""
+    if deployment.integration_test is not None:
+        return deployment
+    test = stage.integration_test
+    assert test is not None
+    requests = list(test.requests)
+    problems: list[str] = []
+    if test.requests_s3_uri:
+        try:
+            requests += integration.load_lines(deps.endpoints.sample_requests(test.requests_s3_uri))
+        except (NotFoundError, ValueError) as exc:
+            problems.append(f"sample requests could not be read: {exc}")
+    result: dict[str, Any]
+    if problems:
+        result = {"passed": False, "cases": 0, "failedCases": 0, "calls": 0, "problems": problems,
+                  "results": [], "latencyP50Ms": None, "latencyP95Ms": None}  # fmt: skip
+    else:
+        endpoint = deployment.endpoint
+        result = integration.run(
+            test, requests, lambda body, ctype, accept: deps.endpoints.invoke(endpoint, body, ctype, accept)
+        )
+    # Recorded after the deployment's own end (the lineage keeps a node's states in time order).
+    now = now + timedelta(milliseconds=1 + int(1000 * float(result.get("seconds") or 0)))
+    result["at"] = iso_z(now)
+    tested = deployment.model_copy(
+        update={
+            "integration_test": result,
+            "progress": [*deployment.progress, Progress(at=now, status="Tested", detail=summary(result))],
+        }
+    )
+    try:
+        tested = deps.store.save(tested)
+    except StaleEventError:  # another invocation tested it meanwhile: its result stands
+        fresh = deps.store.get(deployment.endpoint_arn, deployment.id)
+        return fresh if fresh is not None and fresh.integration_test is not None else deployment
+    _record(tested, deps, now)
+    deps.outbox.send(_test_notification(tested))
+    return tested
+
+
+def _test_notification(deployment: Deployment) -> Notification:
+    result = deployment.integration_test or {}
+    passed = bool(result.get("passed"))
+    failing = [r for r in result.get("results") or [] if not r.get("passed")]
+    facts = [Fact(label="Result", value=summary(result))]
+    facts += [
+        Fact(label=str(case["name"])[:100], value="; ".join(case.get("problems") or ["failed"]))
+        for case in failing[:10]
+    ]
+    facts += [Fact(label="Problem", value=p) for p in (result.get("problems") or [])[:5]]
+    stopped = "" if passed else " The promotion stops here: the next stage is not touched."
+    return Notification(
+        kind=Kind.INTEGRATION_TEST_PASSED if passed else Kind.INTEGRATION_TEST_FAILED,
+        severity=Severity.INFO if passed else Severity.CRITICAL,
+        model_group=deployment.group,
+        model_version=deployment.version,
+        subject=f"Integration test of {deployment.group} v{deployment.version} on {deployment.endpoint} "
+        + ("passed" if passed else "failed"),
+        summary=f"Stage {deployment.stage}: {summary(result)}.{stopped}",
+        facts=facts,
+        dedupe_key=f"integration-test:{deployment.id}",
+        thread_key=deployment.package_arn.lower(),
+    )
 
 
 def _advance(done: Deployment, policy: Policy, deps: Deps, now: datetime) -> dict[str, Any] | None:
@@ -690,6 +768,11 @@ def _endpoint_summary(deployment: Deployment) -> dict[str, Any]:
         "approvalRequest": deployment.approval_request,
         "requestedBy": deployment.requested_by,
         "failureReason": deployment.failure_reason,
+        "integrationTest": (
+            {k: deployment.integration_test.get(k) for k in ("passed", "cases", "failedCases", "at")}
+            if deployment.integration_test
+            else None
+        ),
     }
 
 

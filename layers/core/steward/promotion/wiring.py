@@ -21,9 +21,18 @@ def _stage_approvals(policy: Any) -> Any:
 
         from steward.approvals.service import open_stage_request
         from steward.approvals.wiring import approval_deps
+        from steward.promotion.integration import summary
 
+        tested = done.integration_test
+        evidence = [f"{summary(tested)} on {done.stage} ({done.endpoint})"] if tested else []
         return open_stage_request(
-            done.package_arn, stage.name, done.approval_request, policy, approval_deps(), datetime.now(UTC)
+            done.package_arn,
+            stage.name,
+            done.approval_request,
+            policy,
+            approval_deps(),
+            datetime.now(UTC),
+            evidence=evidence,
         )
 
     return request

@@ -13,6 +13,7 @@ from typing import Any, Final
 
 from steward.approvals.page import STYLESHEET as PAGE_STYLESHEET
 from steward.approvals.page import escape, metrics_table, number
+from steward.promotion.integration import summary
 
 # The lineage diagram: each kind drawn, and its colour (steps and groups add nothing an auditor reads).
 _COLOURS: Final = {
@@ -322,7 +323,18 @@ def report_html(report: Mapping[str, Any]) -> str:
                 escape(d.get("strategy") or "—"),
                 _outcome(d.get("status")),
                 escape(", ".join(d.get("approvedBy") or []) or d.get("requestedBy") or "—", 300),
-                escape(d.get("failureReason") or "; ".join(d.get("warnings") or []) or "", 500),
+                escape(
+                    "; ".join(
+                        x
+                        for x in (
+                            summary(d["integrationTest"]) if d.get("integrationTest") else "",
+                            d.get("failureReason") or "",
+                            *(d.get("warnings") or []),
+                        )
+                        if x
+                    ),
+                    800,
+                ),
             ]
             for d in report.get("deployments") or []
         ],

@@ -131,6 +131,7 @@ def audit_report(
                 "endedAt": n.get("endedAt"),
                 "failureReason": n.get("failureReason"),
                 "warnings": n.get("warnings") or [],
+                "integrationTest": n.get("integrationTest"),
             }
             for n in downstream["nodes"]
             if n.get("kind") == "deployment"

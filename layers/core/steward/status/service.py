@@ -101,7 +101,16 @@ def _serving(endpoint: dict[str, Any]) -> dict[str, Any] | None:
 def _last_deployment(last: dict[str, Any] | None) -> dict[str, Any] | None:
     if not last:
         return None
-    keep = ("deploymentId", "kind", "outcome", "stage", "group", "version", "modelPackageArn")
+    keep = (
+        "deploymentId",
+        "kind",
+        "outcome",
+        "stage",
+        "group",
+        "version",
+        "modelPackageArn",
+        "integrationTest",
+    )
     return {
         **{k: last.get(k) for k in keep},
         "at": last.get("at"),
@@ -238,6 +247,11 @@ def estate(store: LineageStore, now: datetime, endpoint: str | None = None) -> d
             entry["attention"].append(
                 f"deployment of {last.get('group')}/{last.get('version')} {last['outcome']}"
                 + (f": {last['failureReason']}" if last.get("failureReason") else "")
+            )
+        tested = (last or {}).get("integrationTest") or {}
+        if last and last.get("outcome") == "succeeded" and tested.get("passed") is False:
+            entry["attention"].append(
+                f"integration test of {last.get('group')}/{last.get('version')} failed: promotion stopped"
             )
         entry["attention"] += [
             f"alarm {a['name']} in ALARM" for a in entry["alarms"] if a["state"] == "ALARM"
