@@ -229,6 +229,49 @@ class ProductionComparison(Strict):
     min_improvement: float = 0.0
 
 
+class BiasBound(Strict):
+    """A bound on one SageMaker Clarify bias metric, for every facet and facet value the report has."""
+
+    min: float | None = None
+    max: float | None = None
+    max_abs: float | None = Field(None, ge=0)  # |value| <= max_abs (DPPL, CDDL, ... around 0)
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> BiasBound:
+        if self.max_abs is None:
+            problem = threshold_problem(self.min, self.max)
+            if problem:
+                raise ValueError(problem.replace("min and/or max", "min, max and/or max_abs"))
+        return self
+
+
+DRIFT_BASELINES = ("ModelQuality", "ModelDataQuality", "Bias", "Explainability")
+
+
+class DataChecks(Strict):
+    """What the gate weighs from the package's ModelMetrics Bias and Explainability reports (SageMaker
+    Clarify's analysis.json) and its DriftCheckBaselines (used by approvals' gate)."""
+
+    # Clarify metric name (DPPL, DI, CDDL, ...; "pre_training.CI" for a pre-training metric) → bound.
+    bias: dict[str, BiasBound] = Field(default_factory=dict, max_length=50)
+    # No single feature may carry more than this share of the total mean |SHAP| (a leak detector).
+    max_top_feature_share: float | None = Field(None, gt=0, le=1)
+    # DriftCheckBaselines the package must carry, so Model Monitor can check it once it serves.
+    require_drift_baselines: list[Literal["ModelQuality", "ModelDataQuality", "Bias", "Explainability"]] = (
+        Field(default_factory=list)
+    )
+
+    @field_validator("bias")
+    @classmethod
+    def _metric_names(cls, value: dict[str, BiasBound]) -> dict[str, BiasBound]:
+        import re
+
+        for name in value:
+            if not re.fullmatch(r"((pre|post)_training\.)?[A-Za-z][A-Za-z0-9_]{0,39}", name):
+                raise ValueError(f"{name!r} is not a Clarify metric name (e.g. DPPL or pre_training.CI)")
+        return value
+
+
 class Gate(Strict):
     thresholds: dict[str, Threshold] = Field(default_factory=dict)
     compare_with_production: ProductionComparison | None = None
@@ -237,6 +280,7 @@ class Gate(Strict):
     # A version whose training job's SageMaker Debugger/Profiler rules found issues: ignore it, hold it
     # for people (never auto-approved), or reject it.
     training_rules: Literal["ignore", "hold", "reject"] = "ignore"
+    data_checks: DataChecks = Field(default_factory=DataChecks)
 
 
 class ApprovalPolicy(Strict):

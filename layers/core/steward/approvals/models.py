@@ -61,6 +61,8 @@ class ApprovalRequest(BaseModel):
     gate: GateResult | None = None
     metrics: dict[str, float] = Field(default_factory=dict)
     production_metrics: dict[str, float] = Field(default_factory=dict)
+    # Bias and explainability reports and drift-check baselines (approvals.evidence), as read at opening.
+    evidence: dict[str, Any] = Field(default_factory=dict)
     decisions: list[Decision] = Field(default_factory=list)
     refusals: list[Refusal] = Field(default_factory=list)
     revision: int = 0

@@ -177,6 +177,7 @@ def confirmation_page(
     approvals_so_far: Sequence[str],
     quorum: int,
     comment: str = "",
+    data_checks: Sequence[str] = (),
 ) -> str:
     """The page an approval link opens (GET never decides): what is being approved, then a POST form.
 
@@ -199,7 +200,12 @@ def confirmation_page(
         "<section>\n<h2>Lineage</h2>\n"
         f"{_list(lineage_summary, 'No lineage recorded.')}"
         "</section>\n"
-        "<section>\n<h2>What will be deployed where</h2>\n"
+        + (
+            "<section>\n<h2>Data checks</h2>\n" + _list(data_checks, "") + "</section>\n"
+            if data_checks
+            else ""
+        )
+        + "<section>\n<h2>What will be deployed where</h2>\n"
         f"{_list(deployment_plan, 'No deployment is planned.')}"
         "</section>\n"
         f'<form class="card" method="post" action="{_safe_action(form_action)}">\n'

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from steward.approvals import tokens
+from steward.approvals import evidence, tokens
 from steward.approvals.gate import evaluate, flatten_metrics, with_training_rules
 from steward.approvals.models import ApprovalRequest, Decision, Refusal
 from steward.errors import (
@@ -94,6 +94,24 @@ def read_metrics(reports: Reports, uris: list[str]) -> tuple[dict[str, float], l
     return metrics, problems
 
 
+def read_evidence(reports: Reports, uris: dict[str, str], drift_check_baselines: Any) -> dict[str, Any]:
+    """The Bias and Explainability reports of ModelMetrics, and the DriftCheckBaselines (evidence)."""
+    found: dict[str, Any] = {"bias": [], "explainability": [], "problems": []}
+    for path, uri in sorted(uris.items()):
+        reader = evidence.bias_rows if path.startswith("Bias.") else evidence.feature_rows
+        if not path.startswith(evidence.REPORT_SECTIONS):
+            continue
+        try:
+            rows = reader(reports.read_json(uri))
+        except (NotFoundError, ValueError) as exc:
+            found["problems"].append(f"{path} {uri}: {str(exc)[:200]}")
+            continue
+        key = "bias" if path.startswith("Bias.") else "explainability"
+        found[key] = (found[key] + rows)[: evidence.MAX_ROWS] if key == "bias" else rows
+    found["driftBaselines"] = evidence.baselines(drift_check_baselines)
+    return {k: v for k, v in found.items() if v}
+
+
 def production_metrics(
     lineage: Lineage,
     reports: Reports,
@@ -146,7 +164,11 @@ def open_request(
             _settle(existing, deps, now)
             return {"outcome": "resumed", "request": request_id}
         return {"outcome": "duplicate", "request": request_id}
-    metrics, problems = read_metrics(deps.reports, list(d.metric_report_uris().values()))
+    uris = d.metric_report_uris()
+    metrics, problems = read_metrics(
+        deps.reports, [u for path, u in uris.items() if not path.startswith(evidence.REPORT_SECTIONS)]
+    )
+    found = read_evidence(deps.reports, uris, d.drift_check_baselines)
     # Numbers the pipeline put in CustomerMetadataProperties count too (a report's value wins).
     metrics = {**flatten_metrics(d.customer_metadata_properties), **metrics}
     region, account = package.split(":")[3], package.split(":")[4]
@@ -158,6 +180,7 @@ def open_request(
     )
     lineage, findings = lineage_summary(deps.lineage, d)
     gate = with_training_rules(evaluate(metrics, production, approval.gate), findings, approval.gate)
+    gate = evidence.with_data_checks(gate, found, approval.gate)
     registrant = d.created_by.identities if d.created_by else []
     containers = d.inference_specification.containers if d.inference_specification else []
     request = ApprovalRequest(
@@ -176,6 +199,7 @@ def open_request(
         gate=gate,
         metrics=metrics,
         production_metrics=production,
+        evidence=found,
     )
     if gate.decision in ("reject", "approve"):
         status = "rejected" if gate.decision == "reject" else "approved"
@@ -851,6 +875,7 @@ def open_stage_request(
         gate=parent.gate if parent else None,
         metrics=parent.metrics if parent else {},
         production_metrics=parent.production_metrics if parent else {},
+        evidence=parent.evidence if parent else {},
         stage=stage,
         parent=parent_id,
         unsettled=_effects(now, audit={"opened": True, "stage": stage}, ask={"stage": stage}),

@@ -6,7 +6,7 @@ import urllib.parse
 from datetime import UTC, datetime
 from typing import Any
 
-from steward.approvals import page
+from steward.approvals import evidence, page
 from steward.approvals.service import Deps, LinkView, decide_by_link, view_link
 
 __all__ = ["Deps", "forged_page", "get_page", "post_decision"]
@@ -85,6 +85,7 @@ def get_page(token: str, deps: Deps, now: datetime, action: str) -> tuple[int, s
         csrf=view.csrf,
         approvals_so_far=request.approvals(),
         quorum=request.quorum,
+        data_checks=evidence.lines(request.evidence),
     )
 
 

@@ -377,6 +377,7 @@ class ModelPackageDetail(JobTimes):
     inference_specification: InferenceSpecification | None = None
     metadata_properties: MetadataProperties | None = None
     model_metrics: dict[str, Any] = Field(default_factory=dict)
+    drift_check_baselines: dict[str, Any] = Field(default_factory=dict)
     customer_metadata_properties: dict[str, str] = Field(default_factory=dict)
     updated_model_package_fields: list[str] | None = None
     created_by: UserContext | None = None
@@ -384,7 +385,7 @@ class ModelPackageDetail(JobTimes):
     model_life_cycle: ModelLifeCycle | None = None
     tags: Tags = Field(default_factory=dict)
 
-    @field_validator("model_metrics", "customer_metadata_properties", mode="before")
+    @field_validator("model_metrics", "drift_check_baselines", "customer_metadata_properties", mode="before")
     @classmethod
     def _null_map(cls, value: Any) -> Any:
         return {} if value is None else value

@@ -412,6 +412,9 @@ def report_html(report: Mapping[str, Any]) -> str:
         "<section>\n<h2>Quality gate: metrics against production</h2>\n"
         + _gate(report.get("gate"))
         + "</section>\n"
+        "<section>\n<h2>Data checks: bias, explainability, drift-check baselines</h2>\n"
+        + _items(report.get("dataChecks") or [], "No bias or explainability report, no drift-check baseline.")
+        + "</section>\n"
         "<section>\n<h2>Approvals</h2>\n" + _approvals(report.get("approvals") or []) + "</section>\n"
         "<section>\n<h2>Deployments</h2>\n" + deployments + "</section>\n"
         "<section>\n<h2>Monitoring and alarms</h2>\n" + monitoring + "</section>\n"

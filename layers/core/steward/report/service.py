@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from steward.approvals.evidence import lines as evidence_lines
 from steward.errors import NotFoundError
 from steward.lineage.query import LineageReader, walk
 
@@ -165,6 +166,7 @@ def audit_report(
     requests = [approvals.get(i) for i in _request_ids(package, deployments, gated)]
     found = [_approval(r) for r in requests if r is not None]
     main = next((r for r in found if r["stage"] is None), None)
+    main_request = next((r for r in requests if r is not None and r.stage is None), None)
     graph_nodes = {**nodes, **{k: v for k, v in below.items() if v.get("kind") in ("deployment", "endpoint")}}
     graph_edges = [
         *upstream["edges"],
@@ -192,6 +194,7 @@ def audit_report(
         "code": {k: version.get(k) for k in ("images", "imageDigests", "repository", "commitId")},
         "training": _training(upstream, package),
         "gate": (main or {}).get("gate"),
+        "dataChecks": evidence_lines(main_request.evidence) if main_request is not None else [],
         "approvals": found,
         "deployments": deployments,
         "monitoring": monitoring,
