@@ -269,6 +269,7 @@ def _lineage_notifications_monitoring_and_schedules() -> None:
         with sb.faults("dynamodb.*", rate=1.0):
             assert _get(sb, "/lineage?id=arn:aws:sagemaker:us-east-1:123456789012:endpoint/churn-prod") == 503
         sb.run_schedules()
+        assert sb.backfill()["done"]  # the backfill function, invoked by name
 
 
 def _promotions_and_approvals() -> None:
