@@ -247,6 +247,7 @@ ROUTES = [
     ("POST", "/endpoints/{name}/rollback"),
     ("GET", "/endpoints/{name}/monitoring"),
     ("GET", "/status"),
+    ("GET", "/report"),
 ]
 PARAMETERS = [
     "id",
@@ -261,6 +262,8 @@ PARAMETERS = [
     "at",
     "account",
     "region",
+    "package",
+    "format",
 ]
 BODY_KEYS = ["decision", "as", "comment", "reason", "toVersion", "csrf", "payload", "actions", "user"]
 
