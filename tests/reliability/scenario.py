@@ -65,6 +65,7 @@ REACTION_ATTRIBUTES = frozenset(
     {
         "result", "violationCount", "violations", "reportUri", "problem", "endpointName", "servedConfig",
         "modelPackages", "dataWindowStart", "dataWindowEnd", "retraining",
+        "monitoring",  # the endpoint's latest result: with the versions serving when it was reacted to
     }
 )  # fmt: skip
 
@@ -282,12 +283,28 @@ def _volatile(value: Any, since: datetime) -> bool:
     return stamp is not None and stamp >= since.replace(microsecond=0)
 
 
+# Inside the summaries Steward keeps on a node (an endpoint's `serving`, `lastDeployment`), `at` is the
+# time of the deployment it summarises: volatile like the deployment's own times.
+NESTED_TIMES = VOLATILE_TIMES | {"at"}
+
+
+def _masked(value: Any, since: datetime) -> Any:
+    if isinstance(value, dict):
+        return {
+            k: NOW if k in NESTED_TIMES and _volatile(v, since) else _masked(v, since)
+            for k, v in value.items()
+        }
+    return value
+
+
 def lineage_view(graph: dict[str, Any], since: datetime | None) -> dict[str, Any]:
-    """Nodes by id (a time of the run itself replaced by NOW) and the set of edges."""
+    """Nodes by id (a time of the run itself replaced by NOW, in summaries too) and the set of edges."""
     nodes = {}
     for node in graph["nodes"]:
         nodes[node["id"]] = {
-            k: NOW if since is not None and k in VOLATILE_TIMES and _volatile(v, since) else v
+            k: NOW
+            if since is not None and k in VOLATILE_TIMES and _volatile(v, since)
+            else (_masked(v, since) if since is not None else v)
             for k, v in node.items()
         }
     edges = sorted({(e["from"], e["to"], e["relation"]) for e in graph["edges"]})
