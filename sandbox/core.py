@@ -26,6 +26,7 @@ from typing import Any
 
 from sandbox.dynamodb import FastDynamoDB
 from sandbox.endpoint_models import EndpointModels
+from sandbox.iam import Enforcer, mode_from
 from sandbox.patterns import matches, validate_pattern
 from sandbox.runtime import Environment, load_handler, make_context
 from sandbox.sagemaker import SageMakerEmulation
@@ -202,6 +203,7 @@ class Sandbox:
         react: bool = False,
         api_port: int = 0,
         verbose: bool = False,
+        iam: str | None = None,
     ) -> None:
         self.policy = policy
         self.template_path = Path(template) if template else DEFAULT_TEMPLATE
@@ -224,6 +226,8 @@ class Sandbox:
         self._reacting = threading.Event()
         self.api_port = api_port
         self.verbose = verbose
+        # IAM: "enforce" (default; STEWARD_SANDBOX_IAM), "soft" or "off" (README "IAM in the sandbox").
+        self.iam = Enforcer(mode_from(iam), ACCOUNT, region)
         self.logs: list[str] = []
         self.metrics: list[dict[str, Any]] = []
         self.receiver: Any = None
@@ -248,6 +252,8 @@ class Sandbox:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+        if exc[0] is None:  # a denial the handler swallowed still fails the run
+            self.iam.raise_if_denied()
 
     _active: Sandbox | None = None  # moto's backends are process-wide: one sandbox at a time
 
@@ -279,6 +285,8 @@ class Sandbox:
         self._models = EndpointModels(ACCOUNT)
         self._models.install()
         self._install_call_counter()
+        self.iam = Enforcer(self.iam.mode, ACCOUNT, self.region)
+        self.iam.install()
         from steward.adapters import clients
 
         clients.reset()
@@ -377,6 +385,8 @@ class Sandbox:
             self._aws_server.stop()
             self._aws_server = None
         self._uninstall_call_counter()
+        self.iam.uninstall()
+        self.iam.finish()
         unserialize = self.__dict__.pop("_unserialize", None)
         if unserialize is not None:
             unserialize()
@@ -405,6 +415,7 @@ class Sandbox:
         cache = self.__dict__.setdefault("_clients", {})
         if service not in cache:
             cache[service] = boto3.session.Session().client(service, region_name=self.region)
+            self.iam.exempt_client(cache[service])  # the sandbox's (and tests') own calls are not a handler's
         return cache[service]
 
     @property
@@ -693,6 +704,7 @@ class Sandbox:
             inventory.outputs[name] = resolver.resolve(output["Value"])
         inventory.physical = resolver.physical
         self.inventory = inventory
+        self.iam.load(cfn, resolver, inventory.functions)
 
     def _physical(self, logical: str, resource: dict[str, Any], r: Resolver) -> dict[str, Any]:
         kind, props = resource["Type"], resource.get("Properties") or {}
@@ -1023,16 +1035,24 @@ class Sandbox:
                 "result": outcome.get("result"),
             }
             if not outcome["ok"]:
-                entry["dead_letter"] = self._dead_letter(spec, target, payload, outcome, attempts)
+                entry["dead_letter"] = self._dead_letter(spec, target, payload, outcome, attempts, rule)
             outcomes.append(entry)
         return {"rule": rule.name, "targets": outcomes}
 
     def _dead_letter(
-        self, spec: FunctionSpec, target: dict[str, Any], payload: Any, outcome: dict[str, Any], attempts: int
+        self,
+        spec: FunctionSpec,
+        target: dict[str, Any],
+        payload: Any,
+        outcome: dict[str, Any],
+        attempts: int,
+        rule: RuleSpec | None = None,
     ) -> str | None:
         """The Lambda on-failure destination record (or, without one, the rule target's DLQ message)."""
         sqs = self.client("sqs")
         if spec.on_failure:
+            if not self.iam.on_failure(spec.logical_id, spec.on_failure):
+                return None  # Lambda could not send it: the record is lost, as on AWS
             record = {
                 "version": "1.0",
                 "timestamp": datetime.now(UTC).isoformat(),
@@ -1056,6 +1076,8 @@ class Sandbox:
             sqs.send_message(QueueUrl=spec.on_failure, MessageBody=json.dumps(record, default=str))
             return spec.on_failure
         if target.get("dlq"):
+            if rule is not None and not self.iam.dead_letter(target["dlq"], rule.name):
+                return None
             sqs.send_message(
                 QueueUrl=target["dlq"],
                 MessageBody=json.dumps(payload, default=str),
@@ -1069,6 +1091,8 @@ class Sandbox:
 
     def _deliver_queue(self, mapping: QueueMappingSpec) -> bool:
         """One poll of an SQS event source: a batch to the function; failed items go back to the queue."""
+        if not self.iam.poll(mapping.function, mapping.queue_url):
+            return False  # the event source cannot read its queue: the messages stay there
         sqs = self.client("sqs")
         response = sqs.receive_message(
             QueueUrl=mapping.queue_url,
@@ -1131,7 +1155,11 @@ class Sandbox:
                             spec.code_dir, spec.handler, spec.logical_id
                         )
                     context = make_context(spec.name, spec.arn, spec.memory, spec.timeout)
-                    with contextlib.redirect_stdout(stdout), warnings.catch_warnings():
+                    with (
+                        contextlib.redirect_stdout(stdout),
+                        warnings.catch_warnings(),
+                        self.iam.running(spec.logical_id),
+                    ):
                         # Powertools warns when an invocation published no metric; noise here.
                         warnings.filterwarnings("ignore", message="No application metrics to publish")
                         result = handler(_unmarshal(event), context)

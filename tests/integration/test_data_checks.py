@@ -13,7 +13,7 @@ from tests.integration.test_approvals import http, link_of
 from tests.integration.test_approvals import policy as approval_policy
 from tests.unit.test_approval_evidence import BIAS, SHAP
 
-BUCKET = "clarify-reports"
+BUCKET = "sagemaker-clarify-reports"  # in ReportsBucketPattern (default sagemaker-*): the gate may read it
 
 
 def register(sb: Sandbox, *, with_shap: bool = True) -> str:

@@ -114,7 +114,7 @@ def test_a_failing_test_stops_the_promotion_before_prod_and_says_which_case() ->
 
 
 def test_a_test_that_cannot_run_is_a_failure() -> None:
-    with Sandbox(policy=tested_policy(requests_s3_uri="s3://models/missing.jsonl")) as sb:
+    with Sandbox(policy=tested_policy(requests_s3_uri="s3://sagemaker-models/missing.jsonl")) as sb:
         approve(sb, register(sb))
         record = staging_record(sb, 1)["integrationTest"]
         assert record["passed"] is False and "could not be read" in record["problems"][0]
@@ -129,10 +129,10 @@ def test_sample_requests_from_s3_json_lines() -> None:
         for i in range(3)
     )
     with Sandbox(
-        policy=tested_policy(requests_s3_uri="s3://models/requests.jsonl", calls_per_request=1)
+        policy=tested_policy(requests_s3_uri="s3://sagemaker-models/requests.jsonl", calls_per_request=1)
     ) as sb:
-        sb.client("s3").create_bucket(Bucket="models")
-        sb.client("s3").put_object(Bucket="models", Key="requests.jsonl", Body=lines.encode())
+        sb.client("s3").create_bucket(Bucket="sagemaker-models")
+        sb.client("s3").put_object(Bucket="sagemaker-models", Key="requests.jsonl", Body=lines.encode())
         sb.endpoint_model("fraud-staging", scorer())
         approve(sb, register(sb))
         record = staging_record(sb, 1)["integrationTest"]

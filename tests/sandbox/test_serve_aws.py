@@ -39,9 +39,11 @@ def _eventually(check, timeout: float = 15.0):
 def test_a_version_registered_over_http_gets_its_approval_request_without_a_drain(sb):
     # Given a user's own boto3 code, talking only to the served endpoint
     sm, s3 = _client(sb, "sagemaker"), _client(sb, "s3")
-    s3.create_bucket(Bucket="user-reports")
+    s3.create_bucket(Bucket="sagemaker-user-reports")
     s3.put_object(
-        Bucket="user-reports", Key="eval.json", Body=json.dumps({"metrics": {"auc": {"value": 0.93}}})
+        Bucket="sagemaker-user-reports",
+        Key="eval.json",
+        Body=json.dumps({"metrics": {"auc": {"value": 0.93}}}),
     )
     sm.create_model_package_group(ModelPackageGroupName="served")
     # When it registers a version
@@ -55,7 +57,10 @@ def test_a_version_registered_over_http_gets_its_approval_request_without_a_drai
         },
         ModelMetrics={
             "ModelQuality": {
-                "Statistics": {"ContentType": "application/json", "S3Uri": "s3://user-reports/eval.json"}
+                "Statistics": {
+                    "ContentType": "application/json",
+                    "S3Uri": "s3://sagemaker-user-reports/eval.json",
+                }
             }
         },
     )["ModelPackageArn"]

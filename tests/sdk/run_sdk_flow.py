@@ -85,9 +85,11 @@ def main() -> int:
         from sagemaker.core.shapes.model_card_shapes import ContainersItem, InferenceSpecification
 
         session = boto3.session.Session(region_name=env["AWS_DEFAULT_REGION"])
-        session.client("s3").create_bucket(Bucket="sdk-reports")
+        session.client("s3").create_bucket(Bucket="sagemaker-sdk-reports")
         session.client("s3").put_object(
-            Bucket="sdk-reports", Key="eval.json", Body=json.dumps({"metrics": {"auc": {"value": 0.91}}})
+            Bucket="sagemaker-sdk-reports",
+            Key="eval.json",
+            Body=json.dumps({"metrics": {"auc": {"value": 0.91}}}),
         )
         resources.ModelPackageGroup.create(model_package_group_name="sdk-models", session=session)
         print("✔ ModelPackageGroup.create")
@@ -101,7 +103,7 @@ def main() -> int:
                 model_metrics=ModelMetrics(
                     model_quality=ModelQuality(
                         statistics=MetricsSource(
-                            content_type="application/json", s3_uri="s3://sdk-reports/eval.json"
+                            content_type="application/json", s3_uri="s3://sagemaker-sdk-reports/eval.json"
                         )
                     )
                 ),
@@ -173,7 +175,9 @@ def _register_with_model_builder(session) -> None:
         response_types=["text/csv"],
         model_metrics=ModelMetrics(
             model_quality=ModelQuality(
-                statistics=MetricsSource(content_type="application/json", s3_uri="s3://sdk-reports/eval.json")
+                statistics=MetricsSource(
+                    content_type="application/json", s3_uri="s3://sagemaker-sdk-reports/eval.json"
+                )
             )
         ),
         approval_status="PendingManualApproval",
