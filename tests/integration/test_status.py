@@ -196,3 +196,40 @@ def test_alarms_and_the_latest_monitoring_result(capsys) -> None:
         sb.put_events([alarm_event("ALARM", "OK", "2030-01-01T00:30:00.000+0000")])  # stale
         prod = _endpoint(status(sb), "churn-prod")
         assert [a["state"] for a in prod["alarms"]] == ["OK"] and prod["attention"] == []
+
+
+def test_a_crash_between_the_summary_and_the_record_is_completed_by_the_redelivery() -> None:
+    """The summary is written before the record: a redelivery is cut short only once the record (and
+    its event-id marker) landed, so no crash can leave a record without its summary."""
+    from tests.integration.test_monitoring import execution
+    from tests.integration.test_monitoring import serving as churn_serving
+
+    with Sandbox() as sb:
+        churn_serving(sb)
+        event = execution("mon-crashed")
+        node_id = "arn:aws:sagemaker:us-east-1:123456789012:processing-job/mon-crashed"
+        with sb.faults("dynamodb.TransactWriteItems"):  # every attempt dies after the summary's update
+            sb.put_events([event])
+        assert not sb.lineage_store().get_nodes([node_id]).get(node_id, {}).get("result")
+        sb.put_events([event])  # redriven: the record lands, the summary stays the newest
+        assert (
+            sb.lineage_store().get_nodes([node_id])[node_id]["result"] == "report-missing"
+        )  # no report in this bucket: said
+        assert _endpoint(status(sb), "churn-prod")["monitoring"]["name"] == "mon-crashed"
+        sb.put_events([event])  # a true duplicate now: cut short, nothing lost
+        assert _endpoint(status(sb), "churn-prod")["monitoring"]["name"] == "mon-crashed"
+
+
+def test_a_summary_update_that_fails_never_leaves_a_record_without_its_summary() -> None:
+    """(With the summary written after the record, this ended with the result recorded and the
+    endpoint's summary lost: the redelivery was cut short by the record's event-id marker.)"""
+    from tests.integration.test_monitoring import execution
+    from tests.integration.test_monitoring import serving as churn_serving
+
+    with Sandbox() as sb:
+        churn_serving(sb)
+        event = execution("mon-unsummarised")
+        with sb.faults("dynamodb.UpdateItem"):
+            sb.put_events([event])
+        sb.put_events([event])
+        assert _endpoint(status(sb), "churn-prod")["monitoring"]["name"] == "mon-unsummarised"

@@ -16,7 +16,7 @@ from typing import Any
 
 from steward.adapters.clients import error_code
 from steward.adapters.lineage_store import ATTR_PREFIX, Expr, LineageStore, from_item, to_dynamo
-from steward.errors import DuplicateEventError, StaleEventError
+from steward.errors import StaleEventError
 from steward.lineage import keys
 from steward.lineage.arns import arn_name, canonical_arn
 from steward.lineage.graph import LineageChange, NodeKind, NodeUpdate, Relation
@@ -55,23 +55,24 @@ class MonitoringStore(LineageStore):
         time), the links to the endpoint, the versions it served and the retraining run, the timeline
         line. Returns "recorded" or "stale" (an older alarm state: kept in history, status unchanged);
         raises DuplicateEventError for an event already recorded."""
+        # The endpoint's summary first: a retry after a crash is cut short by `seen` (the marker is
+        # written with the record), so a summary written after the record could be lost for good.
+        noted = self._note_latest(record)
         try:
-            try:
-                self._write(record, forward=True)
-            except StaleEventError:
-                self._write(record, forward=False)
-                return "stale"
-        except DuplicateEventError:
-            self._note_latest(record)  # a retry after a crash between the two writes completes it
-            raise
-        self._note_latest(record)
+            self._write(record, forward=True)
+        except StaleEventError:
+            self._write(record, forward=False)
+            return "stale"
+        if not noted:  # the endpoint's node may only exist now, made by this record
+            self._note_latest(record)
         return "recorded"
 
-    def _note_latest(self, record: MonitoringRecord) -> None:
-        """A Model Monitor result becomes its endpoint's latest (forward in time), for `steward status`."""
+    def _note_latest(self, record: MonitoringRecord) -> bool:
+        """A Model Monitor result becomes its endpoint's latest (forward in time), for `steward status`.
+        Returns whether it was written (an alarm is not: its own node is listed, ALARM_LISTING)."""
         if record.status is not None:
-            return  # an alarm: its own node is listed (ALARM_LISTING)
-        self.note(
+            return True
+        return self.note(
             record.endpoint_id,
             "monitoring",
             {
