@@ -29,31 +29,13 @@ from unittest import mock
 import pytest
 
 from sandbox import Sandbox
-from sandbox.template import translate
 from tests.conftest import REPO, load
+from tests.infra.test_template import _ref, cfn, resources
 
 pytestmark = pytest.mark.infra
 
 TEMPLATE = REPO / "template.yaml"
 SUB = re.compile(r"\$\{([^}!][^}]*)\}")
-
-
-@cache
-def cfn() -> dict[str, Any]:
-    return translate(TEMPLATE, {"Stage": "dev"}, "us-east-1")
-
-
-def resources(kind: str) -> dict[str, dict[str, Any]]:
-    return {k: v for k, v in cfn()["Resources"].items() if v["Type"] == kind}
-
-
-def _ref(value: Any) -> str | None:
-    if isinstance(value, dict):
-        if "Ref" in value:
-            return value["Ref"]
-        if "Fn::GetAtt" in value:
-            return value["Fn::GetAtt"][0]
-    return None
 
 
 @cache

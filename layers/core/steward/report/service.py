@@ -65,7 +65,7 @@ def _approval(request: Any) -> dict[str, Any]:
     }
 
 
-def _training(upstream: dict[str, Any], package: str) -> dict[str, Any]:
+def _training(upstream: dict[str, Any]) -> dict[str, Any]:
     produced = {e["to"] for e in upstream["edges"] if e["relation"] != "contains"}
     read = {e["from"] for e in upstream["edges"] if e["relation"] == "input"}
     data, code, jobs, runs, findings = [], [], [], [], []
@@ -167,6 +167,7 @@ def audit_report(
     found = [_approval(r) for r in requests if r is not None]
     main = next((r for r in found if r["stage"] is None), None)
     main_request = next((r for r in requests if r is not None and r.stage is None), None)
+    training = _training(upstream)
     graph_nodes = {**nodes, **{k: v for k, v in below.items() if v.get("kind") in ("deployment", "endpoint")}}
     graph_edges = [
         *upstream["edges"],
@@ -192,7 +193,7 @@ def audit_report(
             },
         },
         "code": {k: version.get(k) for k in ("images", "imageDigests", "repository", "commitId")},
-        "training": _training(upstream, package),
+        "training": training,
         "gate": (main or {}).get("gate"),
         "dataChecks": evidence_lines(main_request.evidence) if main_request is not None else [],
         "approvals": found,
@@ -206,7 +207,7 @@ def audit_report(
             what
             for what, absent in (
                 ("approval request (approved outside Steward?)", main is None),
-                ("training data", not _training(upstream, package)["data"]),
+                ("training data", not training["data"]),
                 ("deployments by Steward", not deployments),
             )
             if absent
