@@ -189,6 +189,21 @@ def _call(
     return None, "could not be sent", made
 
 
+def not_run(problem: str) -> dict[str, Any]:
+    """The result of a test that could not even start: a failure, shaped as `run`'s."""
+    return {
+        "passed": False,
+        "cases": 0,
+        "failedCases": 0,
+        "calls": 0,
+        "latencyP50Ms": None,
+        "latencyP95Ms": None,
+        "problems": [problem],
+        "results": [],
+        "seconds": 0.0,
+    }
+
+
 def summary(result: dict[str, Any]) -> str:
     """One line for messages and pages."""
     verdict = "passed" if result.get("passed") else "FAILED"

@@ -490,19 +490,14 @@ def _integration_test(deployment: Deployment, stage: Stage, deps: Deps, now: dat
         return deployment
     test = stage.integration_test
     assert test is not None
-    requests = list(test.requests)
-    problems: list[str] = []
-    if test.requests_s3_uri:
-        try:
+    endpoint = deployment.endpoint
+    try:
+        requests = list(test.requests)
+        if test.requests_s3_uri:
             requests += integration.load_lines(deps.endpoints.sample_requests(test.requests_s3_uri))
-        except (NotFoundError, ValueError) as exc:
-            problems.append(f"sample requests could not be read: {exc}")
-    result: dict[str, Any]
-    if problems:
-        result = {"passed": False, "cases": 0, "failedCases": 0, "calls": 0, "problems": problems,
-                  "results": [], "latencyP50Ms": None, "latencyP95Ms": None}  # fmt: skip
+    except (NotFoundError, ValueError) as exc:
+        result = integration.not_run(f"sample requests could not be read: {exc}")
     else:
-        endpoint = deployment.endpoint
         result = integration.run(
             test, requests, lambda body, ctype, accept: deps.endpoints.invoke(endpoint, body, ctype, accept)
         )
