@@ -27,6 +27,7 @@ function, what it used beside what it is granted (`make iam-report`).
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import fnmatch
 import functools
 import json
@@ -1006,8 +1007,12 @@ class Enforcer:
         self.queue_policies: list[QueuePolicy] = []
         self.usage = Usage(runs=1)
         self.exempt: set[int] = set()  # request signers of the sandbox's own clients
-        self._current: Role | None = None
-        self._own_key: str | None = None
+        # Which function's role the calls of this thread (and the pools it fans out to) are checked
+        # against: a context variable, so a test's own calls beside a reacting sandbox are not the
+        # running handler's, and parallel invocations each keep their own role.
+        self._running: contextvars.ContextVar[tuple[Role, str | None] | None] = contextvars.ContextVar(
+            f"steward-iam-{id(self)}", default=None
+        )
         self._cache: dict[tuple[Any, ...], Decision] = {}
         self._keys_used: dict[str, frozenset[str]] = {}
         self._hooks: list[tuple[str, Any]] = []
@@ -1070,7 +1075,6 @@ class Enforcer:
             if hook in BUILTIN_HANDLERS:
                 BUILTIN_HANDLERS.remove(hook)
         self._hooks = []
-        self._current = None
 
     def finish(self) -> None:
         """The run's usage to the collectors, and to STEWARD_SANDBOX_IAM_USAGE's file when set."""
@@ -1097,13 +1101,12 @@ class Enforcer:
         if role is None:
             yield
             return
-        previous, previous_key = self._current, self._own_key
         self._lambda_writes(role)
-        self._current, self._own_key = role, os.environ.get("AWS_ACCESS_KEY_ID")
+        token = self._running.set((role, os.environ.get("AWS_ACCESS_KEY_ID")))
         try:
             yield
         finally:
-            self._current, self._own_key = previous, previous_key
+            self._running.reset(token)
 
     def _lambda_writes(self, role: Role) -> None:
         group = f"arn:aws:logs:{self.region}:{self.account}:log-group:{role.log_group}"
@@ -1173,15 +1176,16 @@ class Enforcer:
         return True
 
     def _remember(self, params: Any, context: Any = None, **_: Any) -> None:
-        if self._current is not None and context is not None:
+        if self._running.get() is not None and context is not None:
             context[_PARAMS] = params
 
     def _check(self, model: Any, context: Any = None, request_signer: Any = None, **_: Any) -> Any:
-        role = self._current
-        if role is None or id(request_signer) in self.exempt:
+        running = self._running.get()
+        if running is None or id(request_signer) in self.exempt:
             return None
+        role, own_key = running
         credentials = getattr(request_signer, "_credentials", None)
-        if credentials is not None and getattr(credentials, "access_key", self._own_key) != self._own_key:
+        if credentials is not None and getattr(credentials, "access_key", own_key) != own_key:
             return None  # another principal (a role the handler assumed, in its own account)
         service = model.service_model.service_name
         call = Call(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -16,6 +15,7 @@ from steward.lineage import keys
 from steward.lineage.arns import s3_split
 from steward.lineage.graph import LineageChange, NodeKind, NodeUpdate
 from steward.lineage.lifecycle import RANKED_KINDS, RETRYABLE_KINDS, is_terminal_rank, status_rank
+from steward.threads import ContextPool
 
 ATTR_PREFIX = "a_"
 _TRANSACTION_LIMIT = 100
@@ -490,5 +490,5 @@ def node_from_item(item: dict[str, Any]) -> dict[str, Any]:
 def _parallel(fn: Any, args: list[Any]) -> list[Any]:
     if len(args) <= 1:
         return [fn(a) for a in args]
-    with ThreadPoolExecutor(max_workers=min(16, len(args))) as pool:
+    with ContextPool(max_workers=min(16, len(args))) as pool:
         return list(pool.map(fn, args))

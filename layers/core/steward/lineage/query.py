@@ -8,12 +8,12 @@ transaction per event whatever the arrival order, and the walk still follows dat
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, Protocol
 
 from steward.errors import NotFoundError
 from steward.lineage.arns import s3_ancestors
+from steward.threads import ContextPool
 
 S3_KINDS = ("dataset", "model-artifact")
 MAX_DEPTH = 20
@@ -62,7 +62,7 @@ def walk(
     start = node_id.rstrip("/") if node_id.startswith("s3://") else node_id
     frontier: list[tuple[str, str]] = [(start, "any")]
     expanded: set[tuple[str, str]] = set()  # (id, "node" | "under" | "above") already asked
-    with ThreadPoolExecutor(max_workers=16) as pool:
+    with ContextPool(max_workers=16) as pool:
         for level in range(depth + 1):
             tasks: list[tuple[str, str, Callable[[], Any]]] = []
             for fid, way in dict.fromkeys(frontier):

@@ -13,7 +13,6 @@ no oldest-message attribute; CloudWatch's metric is not in the sandbox). No Sage
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +20,7 @@ from steward.adapters.clients import client
 from steward.adapters.lineage_store import LineageStore, from_item
 from steward.adapters.monitoring_store import ALARM_LISTING
 from steward.lineage.graph import NodeKind
+from steward.threads import ContextPool
 
 # The DLQs the api function is given (template.yaml), by the name `steward redrive` knows them by.
 DLQ_ENV = {
@@ -155,7 +155,7 @@ def dlq_status(now: datetime) -> list[dict[str, Any]]:
 def estate(store: LineageStore, now: datetime, endpoint: str | None = None) -> dict[str, Any]:
     """Every endpoint (or the one named: its ARN), its deployments and approvals, and the DLQs."""
     kinds = (NodeKind.ENDPOINT, NodeKind.DEPLOYMENT, NodeKind.APPROVAL)
-    with ThreadPoolExecutor(max_workers=5) as pool:
+    with ContextPool(max_workers=5) as pool:
         dlqs = pool.submit(dlq_status, now)
         listed = pool.submit(store.nodes_listed, ALARM_LISTING, _ACTIVE_LIMIT)
         endpoints, deployments, approvals = pool.map(
