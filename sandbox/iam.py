@@ -77,19 +77,28 @@ def _action_regex(pattern: str) -> re.Pattern[str]:
 
 @functools.lru_cache(maxsize=4096)
 def _resource_regex(pattern: str) -> re.Pattern[str]:
-    """A Resource (or an ArnLike value), case-sensitive, matched ARN segment by segment: in the first
-    five segments `*` and `?` stay inside the segment, except that a `*` ending a segment may run past
-    the colons (IAM: "if the * wildcard is the last character of a resource ARN segment, it can expand
-    to match beyond the colon boundaries"); in the resource segment they match anything."""
+    """A Resource, case-sensitive, matched ARN segment by segment: in the first five segments `*` and
+    `?` stay inside the segment, except that a `*` ending a segment may run past the colons (IAM: "if
+    the * wildcard is the last character of a resource ARN segment, it can expand to match beyond the
+    colon boundaries"); in the resource segment they match anything, `/` and `:` included. The resource
+    type (the resource segment up to its first `/` or `:`, as in `table/`) takes no wildcard (IAM ARNs:
+    "you can't use a wildcard in the portion of the ARN that specifies the resource type"): there a `*`
+    or `?` is a plain character, so `tab*/x` matches no table. S3 ARNs have no resource type."""
     if pattern == "*":
         return re.compile(".*", re.DOTALL)
     segments = pattern.split(":", 5)
+    literal = 0  # how many leading characters of the resource segment are the resource type
+    if len(segments) == 6 and not (segments[2] == "s3" and segments[3] == segments[4] == ""):
+        cut = min((i for i in (segments[5].find("/"), segments[5].find(":")) if i >= 0), default=-1)
+        literal = cut + 1
     parts = []
     for index, segment in enumerate(segments):
         last_segment = index == 5
         out = []
         for position, c in enumerate(segment):
-            if c == "*":
+            if last_segment and position < literal:
+                out.append(re.escape(c))
+            elif c == "*":
                 ends = position == len(segment) - 1
                 out.append(".*" if last_segment or ends else "[^:]*")
             elif c == "?":
@@ -100,12 +109,33 @@ def _resource_regex(pattern: str) -> re.Pattern[str]:
     return re.compile(":".join(parts), re.DOTALL)
 
 
+@functools.lru_cache(maxsize=4096)
+def _arn_like_regex(pattern: str) -> re.Pattern[str] | None:
+    """An ArnLike/ArnEquals value: "each of the six colon-delimited components of the ARN is checked
+    separately", `*` and `?` inside each (the resource component may hold colons itself)."""
+    segments = pattern.split(":", 5)
+    if len(segments) < 6:
+        return None  # not an ARN: matches nothing
+    parts = []
+    for index, segment in enumerate(segments):
+        any_char = "." if index == 5 else "[^:]"
+        parts.append(
+            "".join(f"{any_char}*" if c == "*" else any_char if c == "?" else re.escape(c) for c in segment)
+        )
+    return re.compile(":".join(parts), re.DOTALL)
+
+
 def action_matches(pattern: str, action: str) -> bool:
     return _action_regex(pattern).fullmatch(action) is not None
 
 
 def resource_matches(pattern: str, resource: str) -> bool:
     return _resource_regex(pattern).fullmatch(resource) is not None
+
+
+def arn_like(pattern: str, arn: str) -> bool:
+    regex = _arn_like_regex(pattern)
+    return regex is not None and len(arn.split(":", 5)) == 6 and regex.fullmatch(arn) is not None
 
 
 def _string_like(pattern: str, value: str) -> bool:
@@ -141,6 +171,14 @@ _BASE_OPERATORS: dict[str, tuple[str, bool]] = {  # operator -> (comparison, neg
 }
 
 
+# Context keys that hold a set of values (ArrayOf... in the Service Authorization Reference): conditions on
+# them need ForAnyValue/ForAllValues. Values of any other key are one value.
+MULTIVALUED_KEYS = frozenset({
+    "aws:tagkeys", "aws:calledvia", "aws:principalservicenameslist", "aws:principalorgpaths",
+    "aws:sourceorgpaths", "aws:resourceorgpaths", "ses:recipients",
+})  # fmt: skip
+
+
 def _date(text: str) -> float:
     if re.fullmatch(r"\d+", text):
         return float(text)
@@ -155,7 +193,7 @@ def _compare(kind: str, value: str, wanted: str) -> bool:
     if kind == "like":
         return _string_like(wanted, value)
     if kind == "arn":
-        return resource_matches(wanted, value)
+        return arn_like(wanted, value)
     if kind == "bool":
         return value.lower() == wanted.lower()
     try:
@@ -188,15 +226,17 @@ class Condition:
             hit = any(_compare(kind, value, wanted) for wanted in self.values)
             return not hit if negated else hit
 
-        if qualifier == "ForAllValues":
+        if qualifier == "ForAllValues":  # true for a missing or empty key too
             return all(one(v) for v in present or ())
+        if qualifier == "ForAnyValue":  # false for a missing or empty key, IfExists or not
+            return any(one(v) for v in present or ())
         if present is None:
             # A missing key: IfExists makes the condition true; otherwise a negated operator is true and
             # a positive one false (IAM: "if the key is not present, the condition evaluates to false",
             # and for the negated operators the values cannot match, so the negation holds).
-            return if_exists or (negated and qualifier != "ForAnyValue")
-        if qualifier == "ForAnyValue":
-            return any(one(v) for v in present)
+            return if_exists or negated
+        if self.key in MULTIVALUED_KEYS:
+            return False  # a multivalued key needs ForAnyValue/ForAllValues: alone, no operator matches it
         return all(one(v) for v in present) if negated else any(one(v) for v in present)
 
 
@@ -210,8 +250,12 @@ def _conditions(raw: Any, where: str) -> tuple[Condition, ...]:
         ):
             raise IamError(f"{where}: condition operator {operator} is not one the sandbox evaluates")
         for key, values in (block or {}).items():
-            listed = values if isinstance(values, list) else [values]
-            found.append(Condition(str(operator), str(key).lower(), tuple(_text(v) for v in listed)))
+            listed = [_text(v) for v in (values if isinstance(values, list) else [values])]
+            if any("${" in v for v in listed):
+                raise IamError(
+                    f"{where}: policy variable in {key}'s values (the sandbox does not substitute them)"
+                )
+            found.append(Condition(str(operator), str(key).lower(), tuple(listed)))
     return tuple(found)
 
 
@@ -415,13 +459,18 @@ SUPPORTED_KEYS = {
 SUPPORTED_PREFIXES = ("aws:requesttag/",)
 
 
-def _check_keys(statements: Iterable[Statement], where: str) -> None:
+def check_keys(statements: Iterable[Statement], where: str) -> None:
     for s in statements:
         for c in s.conditions:
             if c.key not in SUPPORTED_KEYS and not c.key.startswith(SUPPORTED_PREFIXES):
                 raise IamError(
                     f"{where} {s.sid}: condition key {c.key} is not one the sandbox puts in a request's "
                     "context (sandbox/iam.py SUPPORTED_KEYS)"
+                )
+            if c.key in MULTIVALUED_KEYS and ":" not in c.operator and not c.operator.startswith("Null"):
+                raise IamError(
+                    f"{where} {s.sid}: {c.operator} on {c.key}, a multivalued key, matches nothing: "
+                    "use ForAnyValue: or ForAllValues:"
                 )
 
 
@@ -884,7 +933,7 @@ def roles_of(cfn: dict[str, Any], resolver: Any, functions: dict[str, Any]) -> d
                     "(sandbox/iam.py MANAGED_POLICIES)"
                 )
             statements += statements_of(document, str(arn))
-        _check_keys(statements, role_logical)
+        check_keys(statements, role_logical)
         logging_config = resolver.resolve(props.get("LoggingConfig") or {})
         roles[logical] = Role(
             function=spec.name,
@@ -903,7 +952,7 @@ def queue_policies_of(cfn: dict[str, Any], resolver: Any) -> list[QueuePolicy]:
         if resource.get("Type") == "AWS::SQS::QueuePolicy":
             props = resolver.resolve(resource.get("Properties") or {})
             statements = statements_of(props.get("PolicyDocument"), logical)
-            _check_keys(statements, logical)
+            check_keys(statements, logical)
             found.append(QueuePolicy([str(q) for q in props.get("Queues") or []], statements))
     return found
 
