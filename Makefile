@@ -15,7 +15,7 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= $(REGION)
 
 .PHONY: help venv tools demo test test-sdk explore test-fast lint format build deploy bench clean lock browser browser-deps \
-	iam-oracle
+	iam-oracle iam-report iam-drop
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -95,6 +95,12 @@ $(ORACLE)/node_modules/.installed: $(ORACLE)/package.json $(ORACLE)/package-lock
 	@if [ "$${STEWARD_SKIP_IAM_ORACLE:-}" = 1 ]; then exit 0; fi; \
 	command -v npm >/dev/null 2>&1 || { echo "make: the IAM oracle test needs node and npm (Debian: apt-get install -y nodejs npm), or STEWARD_SKIP_IAM_ORACLE=1"; exit 1; }; \
 	cd $(ORACLE) && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed
+
+iam-report: venv ## IAM: per function, what it is granted and what the sandbox scenarios used (VERBOSE=1: every call)
+	$(BIN)/python -W ignore::RuntimeWarning -m sandbox.iam report $(if $(VERBOSE),--verbose)
+
+iam-drop: venv ## IAM: each statement a function needs dropped in turn; every run must fail with AccessDenied (minutes)
+	STEWARD_IAM_DROP_SAMPLE=all $(BIN)/python -m pytest -q -p no:randomly -s tests/sandbox/test_iam_drop.py
 
 iam-oracle: venv $(ORACLE)/node_modules/.installed ## the sandbox's IAM evaluator against an IAM simulator: CASES=20000 generated cases, SEED=18
 	STEWARD_IAM_ORACLE_CASES=$${CASES:-20000} STEWARD_IAM_ORACLE_SEED=$${SEED:-18} \

@@ -45,6 +45,7 @@ from typing import Any
 
 ENV_MODE = "STEWARD_SANDBOX_IAM"
 ENV_USAGE = "STEWARD_SANDBOX_IAM_USAGE"  # a file each sandbox appends its usage to (JSON lines)
+ENV_DROP = "STEWARD_SANDBOX_IAM_DROP"  # "function:Sid,...": statements every sandbox removes (a policy test)
 MODES = ("enforce", "soft", "off")
 _PARAMS = "steward_iam_params"
 log = logging.getLogger("sandbox.iam")
@@ -960,6 +961,16 @@ def queue_policies_of(cfn: dict[str, Any], resolver: Any) -> list[QueuePolicy]:
 # --- usage ---------------------------------------------------------------------------------------------
 
 
+_NEEDS_KEPT = 20
+_SECRET_SUFFIX = re.compile(r"^(arn:[^:]+:secretsmanager:[^:]*:[^:]*:secret:.+)-[A-Za-z0-9]{6}$")
+
+
+def stable(pattern: str) -> str:
+    """A granted resource as the report names it across runs: a secret's ARN ends in a random suffix
+    that each sandbox (and each stack) draws anew, shown as `-??????`."""
+    return _SECRET_SUFFIX.sub(r"\1-??????", pattern)
+
+
 @dataclass
 class FunctionUsage:
     role: str
@@ -971,9 +982,8 @@ class FunctionUsage:
     examples: dict[tuple[str, str, str], set[str]] = field(
         default_factory=dict
     )  # unit -> "action on resource"
-    by: Counter[tuple[str, str, str]] = field(
-        default_factory=Counter
-    )  # unit -> calls by the handler / Lambda
+    # statement key -> the (action, resource) requests it alone allowed: what removing it would deny
+    needs: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -981,6 +991,7 @@ class FunctionUsage:
             "granted": {k: [list(u) for u in v] for k, v in self.granted.items()},
             "effects": self.effects,
             "used": [[*unit, n, sorted(self.examples.get(unit, ()))[:5]] for unit, n in self.used.items()],
+            "needs": {k: sorted([list(r) for r in v]) for k, v in self.needs.items()},
         }
 
 
@@ -988,6 +999,9 @@ class FunctionUsage:
 class Usage:
     functions: dict[str, FunctionUsage] = field(default_factory=dict)
     denials: list[dict[str, Any]] = field(default_factory=list)
+    # Objects S3 reported missing as a 403 AccessDenied because s3:ListBucket is not allowed: not a
+    # denial of the call (GetObject was allowed) but what the code sees, recorded with what would change it
+    s3_refusals: list[dict[str, Any]] = field(default_factory=list)
     unmodelled: Counter[str] = field(default_factory=Counter)
     runs: int = 0
 
@@ -995,26 +1009,33 @@ class Usage:
         return {
             "functions": {name: f.as_json() for name, f in self.functions.items()},
             "denials": self.denials,
+            "s3_refusals": self.s3_refusals,
             "unmodelled": dict(self.unmodelled),
             "runs": self.runs,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Usage:
-        usage = cls(denials=list(data.get("denials") or []), unmodelled=Counter(data.get("unmodelled") or {}),
-                    runs=int(data.get("runs", 1)))  # fmt: skip
+        usage = cls(
+            denials=list(data.get("denials") or []),
+            s3_refusals=list(data.get("s3_refusals") or []),
+            unmodelled=Counter(data.get("unmodelled") or {}),
+            runs=int(data.get("runs", 1)),
+        )
         for name, f in (data.get("functions") or {}).items():
             fu = FunctionUsage(role=f["role"], effects=dict(f.get("effects") or {}))
             fu.granted = {k: [(a, r) for a, r in v] for k, v in f["granted"].items()}
             for s, a, r, n, examples in f["used"]:
                 fu.used[(s, a, r)] += n
                 fu.examples.setdefault((s, a, r), set()).update(examples)
+            fu.needs = {k: {(a, r) for a, r in v} for k, v in (f.get("needs") or {}).items()}
             usage.functions[name] = fu
         return usage
 
     def merge(self, other: Usage) -> None:
         self.runs += other.runs
         self.denials += other.denials
+        self.s3_refusals += other.s3_refusals
         self.unmodelled.update(other.unmodelled)
         for name, f in other.functions.items():
             mine = self.functions.setdefault(name, FunctionUsage(role=f.role))
@@ -1024,6 +1045,9 @@ class Usage:
             mine.used.update(f.used)
             for unit, examples in f.examples.items():
                 mine.examples.setdefault(unit, set()).update(examples)
+            for key, needed in f.needs.items():
+                kept = mine.needs.setdefault(key, set())
+                kept.update(sorted(needed)[: max(0, _NEEDS_KEPT - len(kept))])
 
 
 _collectors: list[Usage] = []
@@ -1041,6 +1065,30 @@ def collect() -> Iterator[Usage]:
     finally:
         with _collectors_lock:
             _collectors.remove(usage)
+
+
+_drops: list[tuple[str, str]] = []
+
+
+@contextlib.contextmanager
+def dropping(*statements: tuple[str, str]) -> Iterator[None]:
+    """Every sandbox that starts inside the block runs without these (function, Sid) statements, as
+    Enforcer.drop would remove them: how a test shows that a statement is needed, through scenarios that
+    make their own sandboxes. STEWARD_SANDBOX_IAM_DROP="function:Sid,..." does the same for a process."""
+    with _collectors_lock:
+        _drops.extend(statements)
+    try:
+        yield
+    finally:
+        with _collectors_lock:
+            for statement in statements:
+                _drops.remove(statement)
+
+
+def _dropped() -> list[tuple[str, str]]:
+    listed = [tuple(d.split(":", 1)) for d in os.environ.get(ENV_DROP, "").split(",") if ":" in d]
+    with _collectors_lock:
+        return [*_drops, *((f.strip(), sid.strip()) for f, sid in listed)]
 
 
 # --- enforcement ---------------------------------------------------------------------------------------
@@ -1084,12 +1132,14 @@ class Enforcer:
         self.queue_policies = queue_policies_of(cfn, resolver)
         for role in self.roles.values():
             self._index(role)
+        for function, sid in _dropped():
+            self.drop(function, sid)
 
     def _index(self, role: Role) -> None:
         self._keys_used[role.name] = frozenset(c.key for s in role.statements for c in s.conditions)
         fu = self.usage.functions.setdefault(role.function, FunctionUsage(role=role.name))
         for s in role.statements:
-            fu.granted.setdefault(s.key, s.units())
+            fu.granted.setdefault(s.key, [(a, stable(r)) for a, r in s.units()])
             fu.effects[s.key] = s.effect
 
     def drop(self, function: str, sid: str) -> Statement:
@@ -1257,15 +1307,23 @@ class Enforcer:
                     return self._answer(service, role, req, decision)
             else:
                 self._record(role, req, decision)
-        if (
-            s3_missing_key(call)
-            and not self._decide(
-                role, request("s3:ListBucket", f"arn:aws:s3:::{call.params.get('Bucket')}")
-            ).allowed
-        ):
-            # S3 answers 403, not 404, to whoever may not list the bucket: a missing object is not
-            # told apart from a forbidden one. The code sees that answer; no permission is missing.
-            return self._answer(service, role, None, None)
+        if s3_missing_key(call):
+            # S3 answers 403, not 404, to whoever may not list the bucket: a missing object is not told
+            # apart from a forbidden one. The code sees that answer; no permission is missing. The
+            # s3:ListBucket that decides it is used when it allows.
+            listing = request("s3:ListBucket", f"arn:aws:s3:::{call.params.get('Bucket')}")
+            decision = self._decide(role, listing)
+            if not decision.allowed:
+                message = self.message(role, listing, decision)
+                self.usage.s3_refusals.append(
+                    {"function": role.function, "call": f"{service}.{model.name}", "action": listing.action,
+                     "resource": listing.resource, "key": call.params.get("Key"),
+                     "message": f"{message} (so S3 answered the missing object {call.params.get('Key')} "
+                                "with 403 Access Denied, not 404 NoSuchKey)"}
+                )  # fmt: skip
+                log.info("IAM: %s", self.usage.s3_refusals[-1]["message"])
+                return self._answer(service, role, None, None)
+            self._record(role, listing, decision)
         return None
 
     def _decide(self, role: Role, req: Request) -> Decision:
@@ -1300,13 +1358,19 @@ class Enforcer:
     def _record(self, role: Role, req: Request, decision: Decision, lambda_service: bool = False) -> None:
         fu = self.usage.functions[role.function]
         with self._lock:
-            for unit in decision.grants:
+            for key, action, resource in decision.grants:
+                unit = (key, action, stable(resource))
                 fu.used[unit] += 1
                 examples = fu.examples.setdefault(unit, set())
                 if len(examples) < 5:
                     examples.add(
                         f"{req.action} on {req.resource}" + (" (by Lambda)" if lambda_service else "")
                     )
+            granting = {key for key, _, _ in decision.grants}
+            if len(granting) == 1:  # this statement alone allowed the request
+                needed = fu.needs.setdefault(granting.pop(), set())
+                if len(needed) < _NEEDS_KEPT:
+                    needed.add((req.action, req.resource))
 
     def _deny(self, role: Role, req: Request, decision: Decision, call: str) -> None:
         message = self.message(role, req, decision)
@@ -1364,7 +1428,9 @@ class StatementUse:
 
     @property
     def sid(self) -> str:
-        return self.key if self.key.startswith("arn:") else self.key.rsplit("/", 1)[-1]
+        """The Sid, or the whole key when the statement has none (a managed policy's, SAM's generated)."""
+        sid = self.key.rsplit("/", 1)[-1]
+        return self.key if self.key.startswith("arn:") or sid.startswith("#") else sid
 
     @property
     def managed(self) -> bool:
@@ -1391,41 +1457,126 @@ def statement_uses(usage: Usage) -> list[StatementUse]:
                     calls=sum(used.values()),
                     unused_actions=[a for a in actions if not any(ua == a for ua, _ in used)],
                     unused_resources=[r for r in resources if not any(ur == r for _, ur in used)],
-                    examples=examples[:3],
+                    examples=examples,
                 )
             )
     return found
 
 
-def report(usage: Usage, out: Any = None, verbose: bool = False) -> list[str]:
-    """Print what each function used beside what it is granted; returns the inline grants never used."""
+_WHY = re.compile(r"#.*?not in the sandbox:\s*(?P<why>.*)$", re.IGNORECASE)
+_RESOURCE = re.compile(r"^  (?P<logical>[A-Za-z0-9]+):\s*$")
+_SID = re.compile(r"^\s*- Sid:\s*(?P<sid>[A-Za-z0-9]+)")
+
+
+def justifications(template_text: str) -> dict[tuple[str, str], str]:
+    """The reasons template.yaml gives for grants no scenario uses: a `# not in the sandbox: why` comment
+    inside a policy statement (or on the comment lines just above its `- Sid:`), keyed by (resource logical
+    id, Sid); one inside a function's EventInvokeConfig is keyed (logical id, "EventInvokeConfig"): it
+    speaks for the on-failure destination's statement SAM generates from it."""
+    found: dict[tuple[str, str], str] = {}
+    lines = template_text.splitlines()
+    logical, anchor = "", ""
+    for number, line in enumerate(lines):
+        if match := _RESOURCE.match(line):
+            logical, anchor = match["logical"], ""
+        elif match := _SID.match(line):
+            anchor = match["sid"]
+        elif line.strip().startswith("EventInvokeConfig:"):
+            anchor = "EventInvokeConfig"
+        elif line.strip().startswith(("Policies:", "Events:", "Environment:")):
+            anchor = ""
+        why = _WHY.search(line)
+        if why is None or not logical:
+            continue
+        reason = why["why"].strip()
+        for more in lines[number + 1 :]:  # the reason goes on over the comment lines that follow
+            if not more.lstrip().startswith("#") or _WHY.search(more):
+                break
+            reason += " " + more.strip().lstrip("#").strip()
+        target = anchor
+        if line.lstrip().startswith("#"):  # comment lines right above a statement are that statement's
+            following = next((x for x in lines[number + 1 :] if not x.lstrip().startswith("#")), "")
+            if match := _SID.match(following):
+                target = match["sid"]
+        if target:
+            key = (logical, target)
+            found[key] = f"{found[key]} {reason}" if key in found else reason
+    return found
+
+
+def _function_logical(role: str) -> str:
+    """The function's logical id from its role's name (`steward-local-NotifyFunctionRole`)."""
+    return role.rsplit("-", 1)[-1].removesuffix("Role")
+
+
+def _justification(use: StatementUse, role: str, reasons: dict[tuple[str, str], str]) -> str | None:
+    logical = _function_logical(role)
+    if "EventInvokeConfigOnFailure" in use.key:
+        return reasons.get((logical, "EventInvokeConfig"))
+    return reasons.get((logical, use.sid))
+
+
+def _token(resource: str) -> str:
+    """What a justification names a resource by: its last component that is not a wildcard."""
+    parts = [p for p in re.split(r"[:/]", resource.removesuffix("-??????")) if p and "*" not in p]
+    return parts[-1] if parts else resource
+
+
+def _unjustified(use: StatementUse, why: str | None) -> list[str]:
+    """The never-used grants of a statement its justification does not cover: the whole statement needs
+    a reason; an action never used needs its name in it, a resource its last component."""
+    if use.calls == 0:
+        return [] if why else ["the whole statement"]
+    text = why or ""
+    missing = [f"action {a}" for a in use.unused_actions if a.rpartition(":")[2] not in text]
+    return missing + [f"resource {r}" for r in use.unused_resources if _token(r) not in text]
+
+
+def report(
+    usage: Usage,
+    out: Any = None,
+    verbose: bool = False,
+    reasons: dict[tuple[str, str], str] | None = None,
+) -> list[str]:
+    """Print, per function, each statement it is granted: used (by which actions on which resources),
+    partly used or never used, with the reason template.yaml gives for what is never used. Returns the
+    inline grants never used that no reason covers."""
     out = out or sys.stdout
-    unused: list[str] = []
+    reasons = reasons or {}
+    unjustified: list[str] = []
+    justified = 0
     out.write(f"IAM: what each function used beside what it is granted ({usage.runs} sandbox run(s))\n")
     current = None
     for use in statement_uses(usage):
+        role = usage.functions[use.function].role
         if use.function != current:
             current = use.function
-            out.write(f"\n{use.function}  (role {usage.functions[use.function].role})\n")
+            out.write(f"\n{use.function}  (role {role})\n")
         if use.effect == "Deny":
-            out.write(f"  Deny  {use.sid}: matched {use.calls} call(s)\n")
+            out.write(f"  Deny        {use.sid}: matched {use.calls} call(s)\n")
             continue
         whole = not use.unused_actions and not use.unused_resources
         state = "used" if whole else "NEVER USED" if use.calls == 0 else "partly used"
-        out.write(f"  {state:<11} {use.sid}  ({use.calls} calls)\n")
-        if use.calls and not whole:
+        why = None if use.managed else _justification(use, role, reasons)
+        needed = len(usage.functions[use.function].needs.get(use.key, ()))
+        alone = f", {needed} only it allows" if needed else ""
+        managed = "  [AWS managed: listed, not counted]" if use.managed and not whole else ""
+        out.write(f"  {state:<11} {use.sid}  ({use.calls} calls{alone}){managed}\n")
+        for example in use.examples if verbose else use.examples[:3]:
+            out.write(f"      {example}\n")
+        if len(use.examples) > 3 and not verbose:
+            out.write(f"      ... {len(use.examples) - 3} more (--verbose)\n")
+        if use.calls:
             for action in use.unused_actions:
                 out.write(f"      action never used:   {action}\n")
             for resource in use.unused_resources:
                 out.write(f"      resource never used: {resource}\n")
-        if verbose:
-            for example in use.examples:
-                out.write(f"      e.g. {example}\n")
+        if not whole and why:
+            out.write(f"      not in the sandbox: {why}\n")
         if not use.managed and not whole:
-            if use.calls == 0:
-                unused.append(f"{use.function}: {use.sid} (the whole statement)")
-            unused += [f"{use.function}: {use.sid}: action {a}" for a in use.unused_actions if use.calls]
-            unused += [f"{use.function}: {use.sid}: resource {r}" for r in use.unused_resources if use.calls]
+            missing = _unjustified(use, why)
+            justified += not missing
+            unjustified += [f"{use.function}: {use.sid}: {m}" for m in missing]
     if usage.unmodelled:
         out.write('\nCalls the sandbox has no IAM model of (checked as the action on "*"):\n')
         for op, n in usage.unmodelled.most_common():
@@ -1433,48 +1584,46 @@ def report(usage: Usage, out: Any = None, verbose: bool = False) -> list[str]:
     out.write(f"\nDenied: {len(usage.denials)}\n")
     for d in usage.denials[:50]:
         out.write(f"  {d['message']}\n")
-    out.write(f"\nInline grants never used: {len(unused)}\n")
-    for line in unused:
+    if usage.s3_refusals:
+        out.write(f"\nMissing S3 objects answered 403 for want of s3:ListBucket: {len(usage.s3_refusals)}\n")
+        for d in usage.s3_refusals[:20]:
+            out.write(f"  {d['function']}: {d['resource']} ({d['key']})\n")
+    out.write(
+        f"\nInline grants never used: {justified} statement(s) with a reason in template.yaml, "
+        f"{len(unjustified)} grant(s) without one\n"
+    )
+    for line in unjustified:
         out.write(f"  {line}\n")
-    return unused
-
-
-def _scenarios(names: list[str]) -> None:
-    """Runs the representative scenarios: the demo and the reliability suite's clean run."""
-    import io
-
-    for name in names:
-        if name == "demo":
-            from sandbox.demo import run_demo
-
-            run_demo(out=io.StringIO())
-        elif name == "reliability":
-            sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent))
-            from tests.reliability import scenario
-
-            scenario.clean_run()
-        else:
-            raise SystemExit(f"unknown scenario {name} (demo, reliability)")
+    return unjustified
 
 
 def main(argv: list[str] | None = None) -> int:
     import argparse
+    from pathlib import Path
 
+    repo = Path(__file__).resolve().parent.parent
     parser = argparse.ArgumentParser(prog="python -m sandbox.iam", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     rep = sub.add_parser("report", help="what each function used beside what it is granted")
-    rep.add_argument("--scenario", action="append", help="demo, reliability (default: both)")
+    rep.add_argument(
+        "--scenario", action="append", help="a scenario of tests/sandbox/iam_scenarios.py (default: all)"
+    )
     rep.add_argument("--usage", action="append", default=[], help=f"also merge a usage file ({ENV_USAGE})")
+    rep.add_argument("--template", default=str(repo / "template.yaml"), help="where the reasons are read")
     rep.add_argument("--json", action="store_true")
-    rep.add_argument("--verbose", action="store_true", help="an example call of each statement")
+    rep.add_argument("--verbose", action="store_true", help="every call of each statement")
     args = parser.parse_args(argv)
     os.environ[ENV_MODE] = "soft"  # the report lists what is denied instead of stopping at it
     logging.getLogger("sandbox.iam").setLevel(logging.CRITICAL)
-    scenarios = (
-        args.scenario if args.scenario is not None else ([] if args.usage else ["demo", "reliability"])
+    sys.path.insert(0, str(repo))
+    from tests.sandbox import iam_scenarios
+
+    names = (
+        args.scenario if args.scenario is not None else ([] if args.usage else list(iam_scenarios.SCENARIOS))
     )
-    with collect() as usage:
-        _scenarios(scenarios)
+    usage = Usage()
+    for name in names:
+        usage.merge(iam_scenarios.run(name).usage)
     for path in args.usage:
         with open(path, encoding="utf-8") as lines:
             for line in lines:
@@ -1484,8 +1633,9 @@ def main(argv: list[str] | None = None) -> int:
         json.dump(usage.as_json(), sys.stdout, indent=1)
         sys.stdout.write("\n")
         return 0
-    report(usage, verbose=args.verbose)
-    return 1 if usage.denials else 0
+    reasons = justifications(Path(args.template).read_text(encoding="utf-8"))
+    unjustified = report(usage, verbose=args.verbose, reasons=reasons)
+    return 1 if usage.denials or unjustified else 0
 
 
 if __name__ == "__main__":  # run as sandbox.iam's own module, so the sandboxes report to its collectors
