@@ -20,8 +20,11 @@ table of rules, each tested in tests/unit/test_iam_rules.py).
 Modes (`Sandbox(iam=...)` or STEWARD_SANDBOX_IAM): "enforce" (the default) answers a call its role does
 not allow with the AccessDenied the service returns, and `Sandbox.stop()` raises when anything was
 denied during the run, so a handler that swallows the error still fails its test; "soft" lets the call
-through and only records the denial; "off" installs nothing. `python -m sandbox.iam report` prints, per
-function, what it used beside what it is granted (`make iam-report`).
+through and only records the denial; "off" installs nothing. `python -m sandbox.iam report` runs the
+scenarios of tests/sandbox/iam_scenarios.py and prints, per function, what it used beside what it is
+granted, with the reasons template.yaml gives (`# not in the sandbox: ...`) for what no scenario uses
+(`make iam-report`). `dropping()` / STEWARD_SANDBOX_IAM_DROP run sandboxes without chosen statements: the
+drop test (tests/sandbox/test_iam_drop.py, `make iam-drop`) shows each statement a function needs is needed.
 """
 
 from __future__ import annotations
@@ -1114,6 +1117,7 @@ class Enforcer:
         self._keys_used: dict[str, frozenset[str]] = {}
         self._hooks: list[tuple[str, Any]] = []
         self._lock = threading.Lock()
+        self.dropped: list[Statement] = []  # what drop() removed
 
     @property
     def on(self) -> bool:
@@ -1148,6 +1152,7 @@ class Enforcer:
         for s in role.statements:
             if sid in (s.sid, s.key):
                 role.statements = [x for x in role.statements if x is not s]
+                self.dropped.append(s)
                 self._cache.clear()
                 self._keys_used[role.name] = frozenset(c.key for x in role.statements for c in x.conditions)
                 return s
@@ -1183,7 +1188,7 @@ class Enforcer:
             for collector in _collectors:
                 collector.merge(Usage.from_json(json.loads(json.dumps(self.usage.as_json()))))
         path = os.environ.get(ENV_USAGE)
-        if path:
+        if path and not self.dropped:  # a run without some statements is not the template's usage
             with open(path, "a", encoding="utf-8") as out:
                 out.write(json.dumps(self.usage.as_json()) + "\n")
 

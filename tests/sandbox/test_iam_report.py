@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 from sandbox import Sandbox, iam
-from tests.integration.test_reconcile_and_scale import test_reconciler_repairs_a_lost_completed_event
+from tests.integration import test_reconcile_and_scale as reconcile
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "template.yaml"
@@ -46,7 +46,7 @@ def test_the_report_shows_a_grant_used_with_its_calls_and_one_never_used_with_or
     monkeypatch.setattr("sandbox.core.DEFAULT_TEMPLATE", template)
     # When the reconciler repairs a lost completion with usage collected, and the report is printed
     with iam.collect() as usage:
-        test_reconciler_repairs_a_lost_completed_event()
+        reconcile.test_reconciler_repairs_a_lost_completed_event()
     out = io.StringIO()
     unjustified = iam.report(usage, out=out, reasons=iam.justifications(template.read_text()))
     section = out.getvalue().split("\nreconcile_lineage  ")[1].split("\n\n")[0]
