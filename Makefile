@@ -93,7 +93,18 @@ ORACLE := tests/iam_oracle
 
 $(ORACLE)/node_modules/.installed: $(ORACLE)/package.json $(ORACLE)/package-lock.json
 	@if [ "$${STEWARD_SKIP_IAM_ORACLE:-}" = 1 ]; then exit 0; fi; \
-	command -v npm >/dev/null 2>&1 || { echo "make: the IAM oracle test needs node and npm (Debian: apt-get install -y nodejs npm), or STEWARD_SKIP_IAM_ORACLE=1"; exit 1; }; \
+	if ! command -v npm >/dev/null 2>&1; then \
+	  hint="  sudo apt-get install -y --no-install-recommends nodejs npm   (or STEWARD_SKIP_IAM_ORACLE=1)"; \
+	  if [ "$$(id -u)" -eq 0 ]; then sudo=""; \
+	  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo -n"; \
+	  else sudo=none; fi; \
+	  if [ "$$sudo" = none ] || ! command -v apt-get >/dev/null 2>&1; then \
+	    echo "make: the IAM oracle test needs node and npm; install them once with:"; echo "$$hint"; exit 1; \
+	  fi; \
+	  echo "installing Debian's nodejs and npm for the IAM oracle test (apt-get) ..."; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null \
+	    || { echo "make: apt-get could not install them; run:"; echo "$$hint"; exit 1; }; \
+	fi; \
 	cd $(ORACLE) && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed
 
 iam-report: venv ## IAM: per function, what it is granted and what the sandbox scenarios used (VERBOSE=1: every call)
