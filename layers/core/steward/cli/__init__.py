@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 
 def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915 (one statement per option reads best)
@@ -31,6 +31,7 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915 (one statement per op
         metavar="FILE",
         help="SageMaker resources to create first ({create_model: [...], create_endpoint_config: [...]})",
     )
+    _add_location(replay)
     serve = local_commands.add_parser(
         "serve", help="keep a sandbox (and its API on 127.0.0.1) up until Ctrl-C"
     )
@@ -48,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915 (one statement per op
         action="store_true",
         help="also serve the embedded AWS on 127.0.0.1 for your SDK or CLI code; Steward reacts by itself",
     )
+    _add_location(serve)
 
     lineage = commands.add_parser("lineage", help="walk the lineage graph from a node (ARN or s3:// URI)")
     lineage.add_argument("id")
@@ -159,6 +161,32 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915 (one statement per op
     return parser
 
 
+def _add_location(parser: argparse.ArgumentParser) -> None:
+    import re
+
+    def checked(pattern: str, what: str) -> Callable[[str], str]:
+        def check(value: str) -> str:
+            if not re.fullmatch(pattern, value):
+                raise argparse.ArgumentTypeError(f"{value!r} is not {what}")
+            return value
+
+        return check
+
+    where = "default: the events' own when they all name one, else 123456789012 / us-east-1"
+    parser.add_argument(
+        "--account",
+        metavar="ID",
+        type=checked(r"[0-9]{12}", "a 12-digit AWS account id"),
+        help=f"the sandbox's AWS account ({where})",
+    )
+    parser.add_argument(
+        "--region",
+        metavar="NAME",
+        type=checked(r"[a-z]{2}(-[a-z]+)+-[0-9]", "an AWS region name"),
+        help="the sandbox's region (as --account)",
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from steward.cli import commands
@@ -181,9 +209,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                         serve_aws=args.serve_aws,
                         policy=args.policy,
                         outbox=args.outbox,
+                        account=args.account,
+                        region=args.region,
                     )
                 )
-            return int(run_replay(args.files, args.json, args.setup))
+            return int(
+                run_replay(args.files, args.json, args.setup, account=args.account, region=args.region)
+            )
         if args.command == "lineage":
             return commands.lineage(args)
         if args.command == "deployments":
