@@ -5,6 +5,7 @@ deploys into them through their promotion roles; the sandbox enforces every one 
 
 from __future__ import annotations
 
+import json
 import urllib.parse
 from datetime import UTC, datetime
 
@@ -227,3 +228,21 @@ def test_calls_made_with_an_assumed_role_are_that_roles_in_its_account():
     assert denied
     assert f"arn:aws:sts::{PROD}:assumed-role/steward-promotion/steward-promotion" in denied[0]["message"]
     assert denied[0]["resource"].startswith(f"{PROD_ARN}:model/")
+
+
+def test_the_cli_asks_about_and_rolls_back_a_workload_accounts_endpoint(sb, capsys):
+    from steward.cli import main
+
+    approve(sb, register(sb))
+    approve(sb, register(sb, artifact="s3://models/fraud/v2.tar.gz"))
+    where = ["--account", PROD, "--endpoint-region", PROD_REGION, "--api-url", sb.api_url]
+    assert main(["rollback", "fraud-prod", "--reason", "v2 drifts", "--wait", "0", *where]) == 0
+    capsys.readouterr()
+    assert main(["deployments", "fraud-prod", "--json", *where]) == 0
+    history = json.loads(capsys.readouterr().out)
+    assert history["endpoint"] == f"{PROD_ARN}:endpoint/fraud-prod"
+    assert history["items"][0]["steward"]["kind"] == "rollback"
+    assert main(["deployments", "fraud-prod", "--at", "9998-01-01T00:00:00Z", "--json", *where]) == 0
+    assert json.loads(capsys.readouterr().out)["versions"][0]["version"] == 1
+    # Without saying where, the name is looked for in Steward's own account, where there is none
+    assert main(["deployments", "fraud-prod", "--api-url", sb.api_url]) != 0

@@ -129,6 +129,27 @@ def test_a_story_recorded_in_another_account_replays_as_its_own_with_nothing_deg
     assert len(graph["edges"]) == len(expected["edges"])
 
 
+def test_code_outside_the_sandbox_calls_as_the_account_whose_credentials_it_exports():
+    import boto3
+
+    # Given a sandbox of another account serving its AWS, with a workload account beside it
+    with Sandbox(account=ACCOUNT, region=REGION, workloads={"prod": "222222222222"}, serve_aws=True) as sb:
+
+        def client(service, account=None):
+            keys = sb.credentials(account)
+            return boto3.session.Session(
+                aws_access_key_id=keys["AWS_ACCESS_KEY_ID"],
+                aws_secret_access_key=keys["AWS_SECRET_ACCESS_KEY"],
+                region_name=keys["AWS_DEFAULT_REGION"],
+            ).client(service, endpoint_url=sb.aws_endpoint_url)
+
+        # Then the exported keys are that account's, and each sees its own resources
+        assert client("sts").get_caller_identity()["Account"] == ACCOUNT
+        assert sb.output("LineageTableName") in client("dynamodb").list_tables()["TableNames"]
+        assert client("sts", "prod").get_caller_identity()["Account"] == "222222222222"
+        assert client("dynamodb", "prod").list_tables()["TableNames"] == []
+
+
 def test_replay_takes_the_account_and_region_the_events_name(capsys, tmp_path):
     # Given the story of another account in a file, and its resources
     path, setup = tmp_path / "story.jsonl", tmp_path / "resources.json"
