@@ -35,6 +35,10 @@ def policy():
                     "account": STAGING,
                     "strategy": "all-at-once",
                     "bake_seconds": 0,
+                    # sent to the staging account's endpoint with its promotion role, before prod
+                    "integration_test": {
+                        "requests": [{"name": "echo", "body": {"x": 1}, "expect_status": 200}]
+                    },
                 },
                 {
                     "name": "prod",
@@ -90,6 +94,11 @@ def test_a_registry_version_is_promoted_into_staging_then_prod_through_their_rol
     assert model["ExecutionRoleArn"] == f"arn:aws:iam::{PROD}:role/steward-sandbox-sagemaker-execution"
     # And nothing of it exists in the registry account
     assert sb.client("sagemaker").list_endpoints()["Endpoints"] == []
+    # And staging's integration test reached the staging account's endpoint before prod was touched
+    status, staging = http(
+        sb, "GET", f"/endpoints/fraud-staging/deployments?account={STAGING}&region=us-east-1"
+    )
+    assert staging["items"][0]["steward"]["integrationTest"]["passed"] is True
     # And each endpoint was tracked by its own account's forwarded events
     forwarded = {(f["workload"], f["forwarded"]) for f in sb.forwarding}
     assert forwarded == {("staging", True), ("prod", True)}
