@@ -9,7 +9,10 @@ when a Create passes Tags, iam:PassRole for CreateModel's ExecutionRoleArn with 
 kms:Decrypt for an object, secret or parameter encrypted with a customer key, the queue ARN behind a
 QueueUrl, a secret's full ARN with its random suffix. What Lambda does with the role on the function's
 behalf is checked too: its logs and traces, the SQS event source's polling, the on-failure destination.
-An EventBridge rule's dead-letter queue is checked against the queue's resource policy.
+An EventBridge rule's dead-letter queue is checked against the queue's resource policy. In a
+multi-account sandbox (sandbox/accounts.py), sts:AssumeRole of a workload account's role is also
+checked against that role's trust policy, and every call made with the credentials it returns is
+checked against that role's policies, in its account.
 
 Evaluation follows IAM's: an explicit Deny wins, then any Allow, else the implicit deny; Action and
 NotAction, Resource and NotResource; `*` and `?` wildcards; actions compared case-insensitively,

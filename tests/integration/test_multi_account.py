@@ -200,12 +200,17 @@ def test_events_of_an_account_the_bus_policy_does_not_let_in_never_reach_steward
         prod = [f for f in sb.forwarding if f["workload"] == "prod"]
         status, _ = serving_config(sb, "prod", "fraud-prod")
         history = prod_history(sb)
-    # Then prod's endpoint events stayed in prod: Steward recorded none, and still waits on its deployment
+        # (the promotion sweep asks prod's SageMaker itself, through the prod account's role)
+        swept = sb.run_schedules("promotion-sweep")[0]["targets"][0]["result"]
+        after = prod_history(sb)["requests"]
+    # Then prod's endpoint events stayed in prod: Steward recorded none, and waited on its deployment
     assert prod and not any(f["forwarded"] for f in prod)
     assert "bus policy" in prod[0]["reason"] and "WorkloadAccountIds" in prod[0]["reason"]
     assert status == "InService"
     assert history["items"] == []
     assert [(d["stage"], d["status"]) for d in history["requests"]] == [("prod", "started")]
+    # until the sweep ended it from DescribeEndpoint in the prod account
+    assert len(swept["ended"]) == 1 and [d["status"] for d in after] == ["succeeded"]
 
 
 def test_a_role_only_trusts_the_function_it_is_for():
