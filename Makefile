@@ -130,7 +130,7 @@ lint: venv tools ## ruff, mypy on the core, cfn-lint, sam validate --lint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/cfn-lint template.yaml
+	$(BIN)/cfn-lint template.yaml workload-account.yaml
 	$(TOOLS)/bin/sam validate --lint --region $(REGION)
 
 format: venv ## apply ruff fixes and formatting

@@ -9,7 +9,10 @@ when a Create passes Tags, iam:PassRole for CreateModel's ExecutionRoleArn with 
 kms:Decrypt for an object, secret or parameter encrypted with a customer key, the queue ARN behind a
 QueueUrl, a secret's full ARN with its random suffix. What Lambda does with the role on the function's
 behalf is checked too: its logs and traces, the SQS event source's polling, the on-failure destination.
-An EventBridge rule's dead-letter queue is checked against the queue's resource policy.
+An EventBridge rule's dead-letter queue is checked against the queue's resource policy. In a
+multi-account sandbox (sandbox/accounts.py), sts:AssumeRole of a workload account's role is also
+checked against that role's trust policy, and every call made with the credentials it returns is
+checked against that role's policies, in its account.
 
 Evaluation follows IAM's: an explicit Deny wins, then any Allow, else the implicit deny; Action and
 NotAction, Resource and NotResource; `*` and `?` wildcards; actions compared case-insensitively,
@@ -31,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import dataclasses
 import fnmatch
 import functools
 import json
@@ -898,15 +902,29 @@ def requests_for(c: Call) -> list[Request] | None:
 
 @dataclass
 class Role:
-    function: str  # the function's name (its folder), e.g. "record_lineage"
+    function: str  # the function's name (its folder), e.g. "record_lineage"; a workload role's label
     logical_id: str  # the role's
     name: str
     statements: list[Statement]
     log_group: str
     tracing: bool
+    # A role of a workload account (workload-account.yaml) that a function assumes: its account, its
+    # trust policy (as statements on the role) and the session it was assumed with.
+    account: str | None = None
+    trust: list[Statement] = field(default_factory=list)
+    session: str = ""
 
     def principal(self, account: str) -> str:
-        return f"arn:aws:sts::{account}:assumed-role/{self.name}/{self.function}"
+        return (
+            f"arn:aws:sts::{self.account or account}:assumed-role/{self.name}/{self.session or self.function}"
+        )
+
+    def arn(self, account: str) -> str:
+        return f"arn:aws:iam::{self.account or account}:role/{self.name}"
+
+    @property
+    def key(self) -> str:
+        return f"{self.account or ''}/{self.name}"
 
 
 @dataclass
@@ -1115,6 +1133,11 @@ class Enforcer:
         )
         self._cache: dict[tuple[Any, ...], Decision] = {}
         self._keys_used: dict[str, frozenset[str]] = {}
+        # Roles of workload accounts a function may assume (role ARN -> Role), and those accounts: a call
+        # made with such a role's credentials is checked against that role, in its account.
+        self.assumable: dict[str, Role] = {}
+        self.workload_accounts: set[str] = set()
+        self._assumed: dict[str, Role | None] = {}  # access key id -> the assumed role it belongs to
         self._hooks: list[tuple[str, Any]] = []
         self._lock = threading.Lock()
         self.dropped: list[Statement] = []  # what drop() removed
@@ -1139,8 +1162,17 @@ class Enforcer:
         for function, sid in _dropped():
             self.drop(function, sid)
 
+    def add_workload(self, account: str, roles: dict[str, Role]) -> None:
+        """A workload account's roles (workload-account.yaml): assumable by the functions they trust."""
+        self.workload_accounts.add(account)
+        if not self.on:
+            return
+        for arn, role in roles.items():
+            self.assumable[arn] = role
+            self._index(role)
+
     def _index(self, role: Role) -> None:
-        self._keys_used[role.name] = frozenset(c.key for s in role.statements for c in s.conditions)
+        self._keys_used[role.key] = frozenset(c.key for s in role.statements for c in s.conditions)
         fu = self.usage.functions.setdefault(role.function, FunctionUsage(role=role.name))
         for s in role.statements:
             fu.granted.setdefault(s.key, [(a, stable(r)) for a, r in s.units()])
@@ -1154,13 +1186,16 @@ class Enforcer:
                 role.statements = [x for x in role.statements if x is not s]
                 self.dropped.append(s)
                 self._cache.clear()
-                self._keys_used[role.name] = frozenset(c.key for x in role.statements for c in x.conditions)
+                self._keys_used[role.key] = frozenset(c.key for x in role.statements for c in x.conditions)
                 return s
         raise KeyError(f"{function} has no statement {sid} (has {', '.join(s.sid for s in role.statements)})")
 
     def _role(self, function: str) -> Role:
         for logical, role in self.roles.items():
             if function in (logical, role.function):
+                return role
+        for arn, role in self.assumable.items():  # a workload role, by its ARN or label
+            if function in (arn, role.function):
                 return role
         raise KeyError(f"no function {function}")
 
@@ -1289,15 +1324,19 @@ class Enforcer:
             return None
         role, own_key = running
         credentials = getattr(request_signer, "_credentials", None)
-        if credentials is not None and getattr(credentials, "access_key", own_key) != own_key:
-            return None  # another principal (a role the handler assumed, in its own account)
+        key = getattr(credentials, "access_key", own_key) if credentials is not None else own_key
+        if key != own_key:
+            assumed = self._assumed_role(key)
+            if assumed is None:
+                return None  # another principal (a role the handler assumed, in its own account)
+            role = assumed  # a workload account's role: its policies decide, in its account
         service = model.service_model.service_name
         call = Call(
             service,
             model.name,
             (context or {}).get(_PARAMS) or {},
             (context or {}).get("client_region") or self.region,
-            self.account,
+            role.account or self.account,
         )
         needs = requests_for(call)
         if needs is None:
@@ -1312,6 +1351,10 @@ class Enforcer:
                     return self._answer(service, role, req, decision)
             else:
                 self._record(role, req, decision)
+        if service == "sts" and model.name == "AssumeRole":
+            refused = self._trust(role, str(call.params.get("RoleArn", "")), call)
+            if refused is not None:
+                return refused
         if s3_missing_key(call):
             # S3 answers 403, not 404, to whoever may not list the bucket: a missing object is not told
             # apart from a forbidden one. The code sees that answer; no permission is missing. The
@@ -1331,9 +1374,78 @@ class Enforcer:
             self._record(role, listing, decision)
         return None
 
+    def _assumed_role(self, access_key: str) -> Role | None:
+        """The workload role whose assumed credentials carry `access_key` (None: not one of theirs)."""
+        if access_key in self._assumed:
+            return self._assumed[access_key]
+        found = None
+        with contextlib.suppress(Exception):
+            from moto.sts.models import sts_backends
+
+            for account in list(sts_backends):
+                for assumed in list(sts_backends[account]["aws"].assumed_roles):
+                    if assumed.access_key_id == access_key and assumed.role_arn in self.assumable:
+                        found = dataclasses.replace(
+                            self.assumable[assumed.role_arn], session=assumed.session_name
+                        )
+        self._assumed[access_key] = found
+        return found
+
+    def _trust(self, caller: Role, role_arn: str, call: Call) -> Any:
+        """sts:AssumeRole of a workload account's role: the role must exist there and trust the caller
+        (the caller's own policy was checked as for any call). None when allowed."""
+        parts = role_arn.split(":")
+        if len(parts) < 6 or parts[4] not in self.workload_accounts:
+            return None  # a role of Steward's own account (or one the sandbox does not hold): as before
+        target = self.assumable.get(role_arn)
+        principal = caller.arn(self.account)
+        req = request(
+            "sts:AssumeRole",
+            role_arn,
+            **{
+                "aws:PrincipalArn": principal,
+                "aws:PrincipalAccount": caller.account or self.account,
+                "aws:PrincipalType": "AssumedRole",
+                "sts:RoleSessionName": call.params.get("RoleSessionName"),
+                "sts:ExternalId": call.params.get("ExternalId"),
+            },
+        )
+        from sandbox.accounts import principal_allowed
+
+        statements = (
+            principal_allowed(target.trust, principal, caller.account or self.account) if target else []
+        )
+        decision = evaluate(statements, req)
+        if decision.allowed:
+            return None
+        why = (
+            f"{role_arn} is not a role of account {parts[4]} (workload-account.yaml)"
+            if target is None
+            else f"the trust policy of {role_arn} does not allow {principal}"
+        )
+        message = (
+            f"User: {caller.principal(self.account)} is not authorized to perform: sts:AssumeRole on "
+            f"resource: {role_arn} ({why})"
+        )
+        self.usage.denials.append(
+            {"function": caller.function, "call": "sts.AssumeRole", "action": "sts:AssumeRole",
+             "resource": role_arn, "by": "trust policy", "message": message}
+        )  # fmt: skip
+        level = logging.ERROR if self.mode == "enforce" else logging.WARNING
+        log.log(level, "IAM (%s): %s", self.mode, message)
+        if self.mode != "enforce":
+            return None
+        from botocore.awsrequest import AWSResponse
+
+        body = {
+            "Error": {"Code": "AccessDenied", "Message": message},
+            "ResponseMetadata": {"HTTPStatusCode": 403, "RequestId": str(uuid.uuid4())},
+        }
+        return AWSResponse("https://sandbox.invalid", 403, {}, None), body
+
     def _decide(self, role: Role, req: Request) -> Decision:
-        used = self._keys_used.get(role.name, frozenset())
-        key = (role.name, req.action.lower(), req.resource, tuple(kv for kv in req.context if kv[0] in used))
+        used = self._keys_used.get(role.key, frozenset())
+        key = (role.key, req.action.lower(), req.resource, tuple(kv for kv in req.context if kv[0] in used))
         decision = self._cache.get(key)
         if decision is None:
             decision = evaluate(role.statements, req, self._principal_context(role, used))
@@ -1349,8 +1461,8 @@ class Enforcer:
         now = datetime.now(UTC)
         values = {
             "aws:requestedregion": self.region,
-            "aws:principalarn": f"arn:aws:iam::{self.account}:role/{role.name}",
-            "aws:principalaccount": self.account,
+            "aws:principalarn": role.arn(self.account),
+            "aws:principalaccount": role.account or self.account,
             "aws:principaltype": "AssumedRole",
             "aws:userid": f"AROASANDBOX:{role.function}",
             "aws:securetransport": "true",

@@ -86,6 +86,36 @@ class Deps:
     # Opens a stage's own approval request (the approval gate's use case), for stages that need one.
     request_stage_approval: Callable[[Deployment, Stage, int], dict[str, Any]] | None = None
     log: list[str] = field(default_factory=list)
+    # Multi-account: SageMaker of (account, region); None when no role reaches that account. Without it,
+    # every call goes through `endpoints`.
+    endpoints_in: Callable[[str, str], Endpoints | None] | None = None
+    # The account of a stage that names none (TargetAccountRoleArn's), else the registry's.
+    default_account: str | None = None
+
+
+def stage_endpoint_arn(package: str, stage: Stage, deps: Deps) -> str:
+    """Where the stage's endpoint is: the stage's account and region, by default the registry's."""
+    region, account = package.split(":")[3], package.split(":")[4]
+    return sagemaker_arn(
+        stage.region or region, stage.account or deps.default_account or account, "endpoint", stage.endpoint
+    )
+
+
+def _endpoints(deps: Deps, endpoint_arn: str) -> Endpoints:
+    """SageMaker of the endpoint's account (that account's promotion role, when it is another)."""
+    if deps.endpoints_in is None:
+        return deps.endpoints
+    parts = endpoint_arn.split(":")
+    found = deps.endpoints_in(parts[4], parts[3])
+    if found is None:
+        raise NotFoundError(
+            f"no promotion role for account {parts[4]}: template parameter WorkloadPromotionRoleArns"
+        )
+    return found
+
+
+def _sagemaker_of(deps: Deps, deployment: Deployment) -> Endpoints:
+    return _endpoints(deps, deployment.endpoint_arn)
 
 
 # --- starting ---------------------------------------------------------------------------------------
@@ -119,8 +149,7 @@ def _refused_unapproved(package: str, first: Stage, deps: Deps) -> bool:
     """Whether the version's first stage was refused for want of an approval. Approved in the registry
     first (console, SDK) and then through Steward, the package is already Approved: Steward's write-back is
     a metadata-only update, which must still start the promotion the first event could not."""
-    region, account = package.split(":")[3], package.split(":")[4]
-    endpoint_arn = sagemaker_arn(region, account, "endpoint", first.endpoint)
+    endpoint_arn = stage_endpoint_arn(package, first, deps)
     existing = deps.store.get(endpoint_arn, Deployment.id_for(package, endpoint_arn, "promotion"))
     return existing is not None and existing.status == "refused"
 
@@ -172,8 +201,7 @@ def promote(
     """Deploy `package` to stage `stage_index` of its group (the approval record must allow it)."""
     stages = policy.stages(group)
     stage = stages[stage_index]
-    region, account = package.split(":")[3], package.split(":")[4]
-    endpoint_arn = sagemaker_arn(region, account, "endpoint", stage.endpoint)
+    endpoint_arn = stage_endpoint_arn(package, stage, deps)
     request_id, approvers, warnings, refusal = _authorisation(
         package, artifact, policy, group, deps, stage.name, approval_request
     )
@@ -228,12 +256,16 @@ def _start(deployment: Deployment, stage: Stage, policy: Policy, deps: Deps, now
         return _refuse(
             deployment, "no execution role: deploy the stack with ModelExecutionRoleArn", deps, now
         )
-    endpoint = deps.endpoints.describe_endpoint(deployment.endpoint)
+    try:
+        sagemaker = _sagemaker_of(deps, deployment)
+    except NotFoundError as exc:  # another account, and no role there: nothing can be deployed
+        return _refuse(deployment, str(exc), deps, now)
+    endpoint = sagemaker.describe_endpoint(deployment.endpoint)
     name = plan.resource_name(deployment.group, deployment.version, deployment.suffix)
     if endpoint and name in (endpoint["config"], endpoint.get("pending")):
         return _resume(deployment, endpoint, name, policy, deps, now)
     serving_package = (
-        deps.endpoints.config_package(endpoint["config"]) if endpoint and endpoint["config"] else None
+        sagemaker.config_package(endpoint["config"]) if endpoint and endpoint["config"] else None
     )
     serving_version = _version_of(serving_package)
     if deployment.kind == "promotion" and serving_package:
@@ -261,15 +293,16 @@ def _start(deployment: Deployment, stage: Stage, policy: Policy, deps: Deps, now
     tags = plan.tags(deployment.id, deployment.package_arn, deployment.approval_request, deployment.stage)
     previous_config = endpoint["config"] if endpoint else None
     try:
-        deps.endpoints.create_model(name, deployment.package_arn, deps.execution_role_arn, tags)
-        capture = deps.endpoints.data_capture(previous_config) if previous_config else None
-        deps.endpoints.create_endpoint_config(name, plan.production_variants(stage, name), tags, capture)
+        role = plan.execution_role(deps.execution_role_arn, deployment.endpoint_arn.split(":")[4])
+        sagemaker.create_model(name, deployment.package_arn, role, tags)
+        capture = sagemaker.data_capture(previous_config) if previous_config else None
+        sagemaker.create_endpoint_config(name, plan.production_variants(stage, name), tags, capture)
         config = plan.deployment_config(stage)
         if endpoint is None or (endpoint["status"] == "Failed" and not previous_config):
-            deps.endpoints.create_endpoint(deployment.endpoint, name, tags)
+            sagemaker.create_endpoint(deployment.endpoint, name, tags)
             config = {}
         else:
-            deps.endpoints.update_endpoint(deployment.endpoint, name, config)
+            sagemaker.update_endpoint(deployment.endpoint, name, config)
     except NotFoundError as exc:  # SageMaker refused the request (validation): it will not get better
         deps.store.release(deployment.endpoint_arn, deployment.id)
         return _finish(
@@ -383,7 +416,8 @@ def on_endpoint_event(event: Any, policy: Policy, deps: Deps, now: datetime) -> 
         return {"outcome": "ignored", "reason": "no Steward deployment in progress on this endpoint"}
     if isinstance(event, ev.EndpointDeploymentStateChange):
         return _progress(deployment, event, deps)
-    truth = deps.endpoints.describe_endpoint(deployment.endpoint)  # events can be late: ask SageMaker
+    # Events can be late: ask SageMaker (of the endpoint's account).
+    truth = _sagemaker_of(deps, deployment).describe_endpoint(deployment.endpoint)
     status = truth["status"] if truth else "Deleted"
     if status in BUSY:
         return _progress(deployment, event, deps)
@@ -490,7 +524,7 @@ def _integration_test(deployment: Deployment, stage: Stage, deps: Deps, now: dat
         return deployment
     test = stage.integration_test
     assert test is not None
-    endpoint = deployment.endpoint
+    endpoint, sagemaker = deployment.endpoint, _sagemaker_of(deps, deployment)
     try:
         requests = list(test.requests)
         if test.requests_s3_uri:
@@ -499,7 +533,7 @@ def _integration_test(deployment: Deployment, stage: Stage, deps: Deps, now: dat
         result = integration.not_run(f"sample requests could not be read: {exc}")
     else:
         result = integration.run(
-            test, requests, lambda body, ctype, accept: deps.endpoints.invoke(endpoint, body, ctype, accept)
+            test, requests, lambda body, ctype, accept: sagemaker.invoke(endpoint, body, ctype, accept)
         )
     # Recorded after the deployment's own end (the lineage keeps a node's states in time order).
     now = now + timedelta(milliseconds=1 + int(1000 * float(result.get("seconds") or 0)))
@@ -611,7 +645,7 @@ def reconcile(
         since = deployment.started_at or deployment.created_at
         if (now - since).total_seconds() < settle_seconds:
             continue
-        truth = deps.endpoints.describe_endpoint(deployment.endpoint)
+        truth = _sagemaker_of(deps, deployment).describe_endpoint(deployment.endpoint)
         status = truth["status"] if truth else "Deleted"
         if status in BUSY:
             report["waiting"].append(deployment.id)
@@ -648,10 +682,11 @@ def rollback(
     Steward or outside it count too.
     """
     name = command.endpoint_arn.rsplit("/", 1)[-1]
-    endpoint = deps.endpoints.describe_endpoint(name)
+    sagemaker = _endpoints(deps, command.endpoint_arn)  # of the endpoint's account
+    endpoint = sagemaker.describe_endpoint(name)
     if endpoint is None:
         raise NotFoundError(f"no endpoint {name}")
-    current = deps.endpoints.config_package(endpoint["config"]) if endpoint["config"] else None
+    current = sagemaker.config_package(endpoint["config"]) if endpoint["config"] else None
     if current is None:
         raise NotFoundError(f"{name} does not serve a model package Steward can roll back from")
     group = _group_of(current)
