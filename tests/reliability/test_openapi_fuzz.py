@@ -8,12 +8,11 @@ sandbox holds the demo's story (churn-prod and its versions, v5 waiting for appr
 reach 200s and their bodies are checked too. Routes IAM-authorised in AWS are open on the sandbox.
 
 Bounded: 4 random cases per operation besides its examples and coverage cases, derandomized (the same
-requests every run): about 500 requests, under 20 s on an idle 2-core machine; past 50 s it fails.
+requests every run): about 500 requests, about 15 s on an idle 2-core machine. The bound is the number
+of requests, not a clock: a timed assertion fails on a loaded CI machine without anything being wrong.
 """
 
 from __future__ import annotations
-
-import time
 
 import pytest
 import schemathesis
@@ -31,7 +30,6 @@ from tests.reliability import scenario
 # Not negative_data_rejection / positive_data_acceptance: the sandbox does not check SigV4 (an unsigned
 # request is answered, where API Gateway says 403), and a page token (`next`) is opaque to any schema.
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
-BUDGET_SECONDS = 50.0  # about 14 s on an idle 2-core machine (the sandbox's setup not counted)
 
 
 @pytest.fixture(scope="module")
@@ -63,10 +61,7 @@ def api_schema(served):
             },
         }
     )
-    started = time.monotonic()
-    yield schemathesis.openapi.from_url(f"{served.api_url}/openapi.json", config=config)
-    elapsed = time.monotonic() - started
-    assert elapsed < BUDGET_SECONDS, f"the fuzzing took {elapsed:.0f} s: lower max_examples"
+    return schemathesis.openapi.from_url(f"{served.api_url}/openapi.json", config=config)
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")
