@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from steward.approvals.gate import GateResult
+from steward.approvals.rules_watch import RulesWatch
 
 Status = Literal["pending", "approved", "rejected", "expired"]
 
@@ -73,6 +74,14 @@ class ApprovalRequest(BaseModel):
     # all of it succeeded. A retry, the next call on the request or the sweep applies it again (every
     # effect is idempotent), so a crash or a throttled call after the save loses nothing.
     unsettled: dict[str, Any] | None = None
+    # The training job's Debugger/Profiler rules that had not finished when the version was registered
+    # (approvals.rules_watch): the gate waits for them, or, once the version is with people, tells them.
+    rules_watch: RulesWatch | None = None
+
+    @property
+    def waiting_for_rules(self) -> bool:
+        """Pending, but not asked yet: the gate waits for the training job's rules."""
+        return self.status == "pending" and self.rules_watch is not None and not self.rules_watch.asked
 
     @staticmethod
     def id_for(package_arn: str, stage: str | None = None) -> str:

@@ -15,8 +15,9 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from steward.approvals import evidence, tokens
-from steward.approvals.gate import evaluate, flatten_metrics, with_training_rules
+from steward.approvals.gate import evaluate, flatten_metrics
 from steward.approvals.models import ApprovalRequest, Decision, Refusal
+from steward.approvals.rules_watch import RulesWatch, could_change, gate_with_rules, job_rules, rules_state
 from steward.errors import (
     ConfigurationError,
     DuplicateEventError,
@@ -178,9 +179,25 @@ def open_request(
     production_arn, production = production_metrics(
         deps.lineage, deps.reports, group_arn, package.lower(), production_endpoint, now
     )
-    lineage, findings = lineage_summary(deps.lineage, d)
-    gate = with_training_rules(evaluate(metrics, production, approval.gate), findings, approval.gate)
-    gate = evidence.with_data_checks(gate, found, approval.gate)
+    lineage, findings, unfinished, jobs = lineage_summary(deps.lineage, d)
+    base = evaluate(metrics, production, approval.gate)
+    gate = gate_with_rules(base, findings, [], approval.gate, found)
+    watch = None
+    if unfinished and approval.gate.training_rules != "ignore":
+        wait = approval.gate.training_rules_wait_minutes
+        watch = RulesWatch(
+            mode=approval.gate.training_rules,
+            jobs=jobs,
+            until=now + timedelta(minutes=wait),
+            unfinished=unfinished,
+            findings=findings,
+            base=base,
+            gate=approval.gate,
+            production=production_arn,
+        )
+        if not (wait > 0 and could_change(gate, approval.gate.training_rules)):
+            gate = gate_with_rules(base, findings, unfinished, approval.gate, found)
+            watch = watch.model_copy(update={"asked": True})
     registrant = d.created_by.identities if d.created_by else []
     containers = d.inference_specification.containers if d.inference_specification else []
     request = ApprovalRequest(
@@ -200,31 +217,13 @@ def open_request(
         metrics=metrics,
         production_metrics=production,
         evidence=found,
+        rules_watch=watch,
     )
-    if gate.decision in ("reject", "approve"):
-        status = "rejected" if gate.decision == "reject" else "approved"
-        request = request.model_copy(
-            update={
-                "status": status,
-                "decisions": [
-                    Decision(
-                        approver=GATE_ACTOR,
-                        decision="reject" if status == "rejected" else "approve",
-                        channel="gate",
-                        comment=gate.summary()[:1000],
-                        at=now,
-                    )
-                ],
-            }
-        )
-        verdict = "Rejected" if status == "rejected" else "Approved"
+    if request.waiting_for_rules:
         request = request.model_copy(
             update={
                 "unsettled": _effects(
-                    now,
-                    audit={"decision": gate.decision, "by": GATE_ACTOR, "gate": gate.summary()},
-                    registry=(verdict, f"Steward gate {verdict.lower()}: {gate.summary()}"[:1000]),
-                    outcome=True,
+                    now, audit={"opened": True, "gate": gate.summary(), "waitingFor": "; ".join(unfinished)}
                 )
             }
         )
@@ -232,25 +231,25 @@ def open_request(
             return {"outcome": "duplicate", "request": request_id}
         _settle(request, deps, now)
         return {
-            "outcome": f"gate-{status}",
+            "outcome": "waiting",
+            "request": request_id,
+            "reason": "training rules not finished: " + "; ".join(unfinished),
+            "until": request.rules_watch.until.isoformat() if request.rules_watch else None,
+            "problems": problems,
+        }
+    decided, effects = _gate_decision(request, gate, production_arn, now, audit={"opened": True})
+    if not deps.store.create(decided.model_copy(update={"unsettled": effects})):
+        return {"outcome": "duplicate", "request": request_id}
+    _settle(decided.model_copy(update={"unsettled": effects}), deps, now)
+    if decided.status != "pending":
+        return {
+            "outcome": f"gate-{decided.status}",
             "request": request_id,
             "gate": gate.summary(),
             "problems": problems,
         }
     if len(request.approvers) < request.quorum:
         problems.append(f"only {len(request.approvers)} eligible approvers for a quorum of {request.quorum}")
-    request = request.model_copy(
-        update={
-            "unsettled": _effects(
-                now,
-                audit={"opened": True, "gate": gate.summary(), "production": production_arn},
-                ask={"production": production_arn},
-            )
-        }
-    )
-    if not deps.store.create(request):
-        return {"outcome": "duplicate", "request": request_id}
-    _settle(request, deps, now)
     return {
         "outcome": "requested",
         "request": request_id,
@@ -260,14 +259,62 @@ def open_request(
     }
 
 
+def _gate_decision(
+    request: ApprovalRequest,
+    gate: Any,
+    production_arn: str | None,
+    now: datetime,
+    audit: dict[str, Any],
+) -> tuple[ApprovalRequest, dict[str, Any]]:
+    """What the gate's decision makes of a pending request (on opening, or when the training rules it
+    waited for have ended): rejected or approved by the gate (written back to the registry), or sent
+    to the approvers. Returns the request and the effects to save with it."""
+    if gate.decision in ("reject", "approve"):
+        status = "rejected" if gate.decision == "reject" else "approved"
+        decided = request.model_copy(
+            update={
+                "gate": gate,
+                "status": status,
+                "decisions": [
+                    *request.decisions,
+                    Decision(
+                        approver=GATE_ACTOR,
+                        decision="reject" if status == "rejected" else "approve",
+                        channel="gate",
+                        comment=gate.summary()[:1000],
+                        at=now,
+                    ),
+                ],
+            }
+        )
+        verdict = "Rejected" if status == "rejected" else "Approved"
+        effects = _effects(
+            now,
+            audit={"decision": gate.decision, "by": GATE_ACTOR, "gate": gate.summary()},
+            registry=(verdict, f"Steward gate {verdict.lower()}: {gate.summary()}"[:1000]),
+            outcome=True,
+        )
+        return decided, effects
+    asked = request.model_copy(update={"gate": gate})
+    effects = _effects(
+        now,
+        audit={**audit, "gate": gate.summary(), "production": production_arn},
+        ask={"production": production_arn},
+    )
+    return asked, effects
+
+
 _LINEAGE_DEPTH = 6  # artifact ← training job ← data ← processing job ← raw data (and code), with room
 
 
-def lineage_summary(lineage: Any, d: ev.ModelPackageDetail) -> tuple[list[str], list[str]]:
+def lineage_summary(
+    lineage: Any, d: ev.ModelPackageDetail
+) -> tuple[list[str], list[str], list[str], list[str]]:
     """The lines the approval page shows under "Lineage": the data the version was trained on (the
     upstream datasets nothing recorded produced), the training job, the code those jobs ran, the
     pipeline run, and the repository and commit the registration names (whatever is not recorded is
-    said, not invented); and the training jobs' Debugger/Profiler rules that found issues."""
+    said, not invented); the training jobs' Debugger/Profiler rules that found issues, those not
+    finished yet, and the training jobs' node ids."""
     from steward.lineage.query import walk
 
     lines: list[str] = []
@@ -277,7 +324,9 @@ def lineage_summary(lineage: Any, d: ev.ModelPackageDetail) -> tuple[list[str], 
     data: list[str] = []
     code: list[str] = []
     jobs: list[str] = []
+    job_ids: list[str] = []
     findings: list[str] = []
+    unfinished: list[str] = []
     if artifact:
         try:
             graph = walk(lineage, artifact.rstrip("/"), "upstream", _LINEAGE_DEPTH)
@@ -291,14 +340,14 @@ def lineage_summary(lineage: Any, d: ev.ModelPackageDetail) -> tuple[list[str], 
                 data.append(node["id"])
             elif node["kind"] == "training-job":
                 jobs.append(f"{node.get('name')} ({node.get('status') or 'status not recorded'})")
-                findings += [
-                    f"training job {node.get('name')}: rule {r.get('RuleConfigurationName')} found issues"
-                    for r in node.get("ruleEvaluations") or []
-                    if isinstance(r, dict) and r.get("RuleEvaluationStatus") == "IssuesFound"
-                ]
+                job_ids.append(node["id"])
+                found, running = job_rules(node)
+                findings += found
+                unfinished += running
     lines += [f"trained on {uri}" for uri in sorted(data)] or ["training data: not recorded"]
     lines += [f"training job {job}" for job in sorted(jobs)]
     lines += sorted(findings)
+    lines += sorted(unfinished)
     lines += [f"code {uri}" for uri in sorted(code)]
     if meta and meta.generated_by:
         lines.append(f"pipeline run {meta.generated_by}")
@@ -306,7 +355,7 @@ def lineage_summary(lineage: Any, d: ev.ModelPackageDetail) -> tuple[list[str], 
         lines.append(
             f"source {meta.repository or 'repository not named'} @ {meta.commit_id or 'commit not named'}"
         )
-    return [line[:400] for line in lines[:20]], sorted(findings)
+    return [line[:400] for line in lines[:20]], sorted(findings), sorted(unfinished), sorted(job_ids)
 
 
 def eligible(approval: ApprovalPolicy, registrant: list[str]) -> list[str]:
@@ -478,6 +527,8 @@ def _settle(request: ApprovalRequest, deps: Deps, now: datetime) -> ApprovalRequ
         _ask_approvers(request, deps, effects["ask"].get("production"), effects["ask"].get("stage"))
     if effects.get("remind"):
         _remind(request, deps, effects["remind"]["marker"], effects["remind"]["waiting"])
+    if effects.get("tell"):
+        _tell_findings(request, deps, list(effects["tell"]["findings"]))
     if effects.get("outcome"):
         deps.outbox.send(_outcome_notification(request))
     if effects.get("expired"):
@@ -708,13 +759,17 @@ class Worklist(Protocol):
 
 def sweep(worklist: Worklist, deps: Deps, now: datetime, limit: int = 200) -> dict[str, list[str]]:
     """Remind approvers who have not decided as expiry nears; expire what nobody decided in time."""
-    report: dict[str, list[str]] = {"reminded": [], "expired": []}
+    report: dict[str, list[str]] = {"reminded": [], "expired": [], "rules": []}
     for node in worklist.active_nodes(NodeKind.APPROVAL, limit=limit):
         request = deps.store.get(str(node.get("requestId", "")))
         if request is not None and request.unsettled:  # a change whose effects were cut short: finish it
             request = _settle(request, deps, now)
         if request is None or request.status != "pending":
             continue
+        if request.rules_watch is not None:
+            request = _watch_rules(request, deps, now, report)
+            if request.status != "pending" or request.waiting_for_rules:
+                continue  # decided by the rules, or still waiting for them (not asked: nothing to remind)
         if now >= request.expires_at:
             _expire(request, deps, now)
             report["expired"].append(request.id)
@@ -735,6 +790,92 @@ def sweep(worklist: Worklist, deps: Deps, now: datetime, limit: int = 200) -> di
                 break
             report["reminded"].append(request.id)
     return report
+
+
+def _watch_rules(
+    request: ApprovalRequest, deps: Deps, now: datetime, report: dict[str, list[str]]
+) -> ApprovalRequest:
+    """The training rules a request waits for (or its approvers should hear of), as the lineage now
+    has them (the reconciler merges them from DescribeTrainingJob): re-gate a waiting request once they
+    ended or the wait is over; tell the approvers of a request already with them of a new finding, and
+    reject it if the policy says `reject`. Decided requests are never touched (approvals.rules_watch)."""
+    watch = request.rules_watch
+    assert watch is not None
+    nodes = deps.lineage.get_nodes(watch.jobs) if watch.jobs else {}
+    findings, unfinished = rules_state(nodes.values())
+    new = [f for f in findings if f not in watch.findings]
+    lines = [*request.lineage, *[f for f in new if f not in request.lineage]][:24]
+    if not watch.asked:
+        if unfinished and now < watch.until:
+            return request
+        waited = watch.gate.training_rules_wait_minutes if unfinished else None
+        gate = gate_with_rules(watch.base, findings, unfinished, watch.gate, request.evidence, waited)
+        shifted = now + (request.expires_at - request.created_at)  # the approvers' time starts now
+        after = request.model_copy(
+            update={
+                "lineage": lines,
+                "expires_at": max(request.expires_at, shifted),
+                "rules_watch": watch.model_copy(
+                    update={"asked": True, "unfinished": unfinished, "findings": findings}
+                )
+                if unfinished
+                else None,
+            }
+        )
+        decided, effects = _gate_decision(
+            after, gate, watch.production, now, audit={"rules": "; ".join(unfinished) or "finished"}
+        )
+    elif new:
+        gate = gate_with_rules(watch.base, findings, unfinished, watch.gate, request.evidence, None)
+        kept = watch.model_copy(update={"unfinished": unfinished, "findings": findings})
+        after = request.model_copy(update={"lineage": lines, "rules_watch": kept if unfinished else None})
+        if gate.decision == "reject":  # `reject` (and on_fail: reject): the gate decides now
+            decided, effects = _gate_decision(after, gate, watch.production, now, audit={})
+        else:
+            decided = after.model_copy(update={"gate": gate})
+            effects = _effects(now, audit={"finding": "; ".join(new), "gate": gate.summary()})
+        effects["tell"] = {"findings": new}
+    elif not unfinished:
+        decided, effects = request.model_copy(update={"rules_watch": None}), _effects(now)
+    else:
+        return request
+    try:
+        saved = _commit(decided, effects, deps, now)
+    except StaleEventError:  # decided meanwhile: the next sweep looks again
+        return deps.store.get(request.id) or request
+    report["rules"].append(request.id)
+    return saved
+
+
+def _tell_findings(request: ApprovalRequest, deps: Deps, findings: list[str]) -> None:
+    """A finding that arrived after the approvers were asked: each of them hears of it (with their link
+    while the request is still theirs to decide)."""
+    import hashlib
+
+    digest = hashlib.sha256("\n".join(findings).encode()).hexdigest()[:16]
+    rejected = request.status == "rejected"
+    for approver in request.approvers:
+        base = _request_notification(request, approver, deps, None)
+        verb = "rejected by the gate" if rejected else "has a new finding"
+        deps.outbox.send(
+            base.model_copy(
+                update={
+                    "kind": Kind.APPROVAL_REMINDER,
+                    "subject": f"{request.group} version {request.version} {verb}: training rules"[:250],
+                    "summary": (
+                        "A SageMaker Debugger/Profiler rule of its training job ended after the request was "
+                        + (
+                            "sent; the policy rejects such versions: your link no longer decides anything: "
+                            if rejected
+                            else "sent; review it before deciding: "
+                        )
+                        + "; ".join(findings)
+                    )[:3000],
+                    "links": [] if rejected else base.links,
+                    "dedupe_key": f"approval-finding:{request.id}:{digest}:{approver}",
+                }
+            )
+        )
 
 
 def _remind(request: ApprovalRequest, deps: Deps, marker: str, waiting: list[str]) -> None:
