@@ -378,3 +378,11 @@ def test_an_approved_stage_request_sends_its_promotion_command_and_writes_no_reg
     effects.commit(state, deps, T0)
     assert [c[0] for c in rec.calls] == ["send", "send", "audit"]
     assert rec.calls[0] == ("send", "PromoteCommand")
+
+
+def test_an_operator_may_decide_a_request_that_waits_for_its_training_rules():
+    step = transition(
+        watching(), Decide(ALICE, "approve", "checked by hand", "operator", "arn:aws:iam::1:user/op", T0)
+    )
+    assert step.state is not None and step.state.status == "approved"
+    assert transition(step.state, RulesSeen(["late finding"], [], T0 + timedelta(hours=2))).state is None
