@@ -14,7 +14,8 @@ REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= $(REGION)
 
-.PHONY: help venv tools demo test test-sdk explore test-fast lint format build deploy bench clean lock browser browser-deps
+.PHONY: help venv tools demo test test-sdk explore test-fast lint format build deploy bench clean lock browser browser-deps \
+	iam-oracle iam-report iam-drop
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -58,7 +59,7 @@ JOBS ?= auto
 
 test: ## set up everything the tests need (venvs, Debian's Chromium), then run every test on all cores
 	@start=$$(date +%s); \
-	$(MAKE) --no-print-directory venv tools browser || exit $$?; \
+	$(MAKE) --no-print-directory venv tools browser $(ORACLE)/node_modules/.installed || exit $$?; \
 	ready=$$(date +%s); \
 	STEWARD_SAM=$(abspath $(TOOLS)/bin/sam) $(BIN)/python -m pytest -n $(JOBS) --dist worksteal $(PYTEST_ARGS); rc=$$?; \
 	echo "make test: set-up $$((ready - start)) s, tests $$(( $$(date +%s) - ready )) s wall on $$(nproc) cores (pytest -n $(JOBS))"; \
@@ -87,6 +88,35 @@ browser: ## Debian's chromium + chromium-driver for the browser tests, installed
 
 browser-deps: browser ## (old name of `make browser`)
 
+# The IAM oracle (tests/unit/test_iam_oracle.py): an npm IAM simulator, test-only, pinned by its lockfile.
+ORACLE := tests/iam_oracle
+
+$(ORACLE)/node_modules/.installed: $(ORACLE)/package.json $(ORACLE)/package-lock.json
+	@if [ "$${STEWARD_SKIP_IAM_ORACLE:-}" = 1 ]; then exit 0; fi; \
+	if ! command -v npm >/dev/null 2>&1; then \
+	  hint="  sudo apt-get install -y --no-install-recommends nodejs npm   (or STEWARD_SKIP_IAM_ORACLE=1)"; \
+	  if [ "$$(id -u)" -eq 0 ]; then sudo=""; \
+	  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo -n"; \
+	  else sudo=none; fi; \
+	  if [ "$$sudo" = none ] || ! command -v apt-get >/dev/null 2>&1; then \
+	    echo "make: the IAM oracle test needs node and npm; install them once with:"; echo "$$hint"; exit 1; \
+	  fi; \
+	  echo "installing Debian's nodejs and npm for the IAM oracle test (apt-get) ..."; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null \
+	    || { echo "make: apt-get could not install them; run:"; echo "$$hint"; exit 1; }; \
+	fi; \
+	cd $(ORACLE) && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed
+
+iam-report: venv ## IAM: per function, what it is granted and what the sandbox scenarios used (VERBOSE=1: every call)
+	$(BIN)/python -W ignore::RuntimeWarning -m sandbox.iam report $(if $(VERBOSE),--verbose)
+
+iam-drop: venv ## IAM: each statement a function needs dropped in turn; every run must fail with AccessDenied (minutes)
+	STEWARD_IAM_DROP_SAMPLE=all $(BIN)/python -m pytest -q -p no:randomly -s tests/sandbox/test_iam_drop.py
+
+iam-oracle: venv $(ORACLE)/node_modules/.installed ## the sandbox's IAM evaluator against an IAM simulator: CASES=20000 generated cases, SEED=18
+	STEWARD_IAM_ORACLE_CASES=$${CASES:-20000} STEWARD_IAM_ORACLE_SEED=$${SEED:-18} \
+	  $(BIN)/python -m pytest -q -p no:randomly -s tests/unit/test_iam_oracle.py
+
 test-sdk: venv $(SDK)/bin/.installed ## the official SageMaker SDK (own venv, .sdk) as a client of `steward local serve --serve-aws`
 	$(SDK)/bin/python -W ignore::SyntaxWarning tests/sdk/run_sdk_flow.py
 
@@ -100,7 +130,7 @@ lint: venv tools ## ruff, mypy on the core, cfn-lint, sam validate --lint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/cfn-lint template.yaml
+	$(BIN)/cfn-lint template.yaml workload-account.yaml
 	$(TOOLS)/bin/sam validate --lint --region $(REGION)
 
 format: venv ## apply ruff fixes and formatting

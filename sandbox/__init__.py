@@ -7,8 +7,9 @@ with Sandbox() as sb:
     graph = sb.lineage()
 """
 
+from sandbox.accounts import Workload
 from sandbox.core import Sandbox, SandboxError
 from sandbox.endpoint_models import Invocation, ModelReply, Throttled
 from sandbox.template import TemplateError
 
-__all__ = ["Invocation", "ModelReply", "Sandbox", "SandboxError", "TemplateError", "Throttled"]
+__all__ = ["Invocation", "ModelReply", "Sandbox", "SandboxError", "TemplateError", "Throttled", "Workload"]

@@ -42,10 +42,16 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 log = logging.getLogger(__name__)
 
-ACCOUNT_ID = "123456789012"
+ACCOUNT_ID = "123456789012"  # the default sandbox's; LocalApi(account=...) serves another account's
 # The identity an AWS_IAM route sees. The ids are AWS's documented example values, so nothing here
 # looks like (or is) a real credential.
 LOCAL_IAM_USER_ARN = f"arn:aws:iam::{ACCOUNT_ID}:user/local-operator"
+
+
+def local_iam_user_arn(account: str) -> str:
+    return f"arn:aws:iam::{account}:user/local-operator"
+
+
 LOCAL_IAM_USER_ID = "AIDACKCEVSQ6C2EXAMPLE"
 LOCAL_ACCESS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"
 
@@ -205,6 +211,7 @@ def build_proxy_event(
     body: bytes,
     stage: str,
     source_ip: str,
+    account: str = ACCOUNT_ID,
 ) -> dict[str, Any]:
     """The REST API Lambda proxy event for one request (raw_path and query as sent, percent-encoded)."""
     params = _match_path(route.path, raw_path)
@@ -223,7 +230,7 @@ def build_proxy_event(
     now = time.time()
     identity = {
         "cognitoIdentityPoolId": None,
-        "accountId": ACCOUNT_ID if iam else None,
+        "accountId": account if iam else None,
         "cognitoIdentityId": None,
         "caller": LOCAL_IAM_USER_ID if iam else None,
         "sourceIp": source_ip,
@@ -231,7 +238,7 @@ def build_proxy_event(
         "accessKey": LOCAL_ACCESS_KEY_ID if iam else None,
         "cognitoAuthenticationType": None,
         "cognitoAuthenticationProvider": None,
-        "userArn": LOCAL_IAM_USER_ARN if iam else None,
+        "userArn": local_iam_user_arn(account) if iam else None,
         "userAgent": user_agent,
         "user": LOCAL_IAM_USER_ID if iam else None,
     }
@@ -247,7 +254,7 @@ def build_proxy_event(
         "pathParameters": params or None,
         "stageVariables": None,
         "requestContext": {
-            "accountId": ACCOUNT_ID,
+            "accountId": account,
             "apiId": "local",
             "resourcePath": route.path,
             "httpMethod": method.upper(),
@@ -469,8 +476,10 @@ class LocalApi:
         host: str = "127.0.0.1",
         port: int = 0,
         max_body_bytes: int = 1_048_576,
+        account: str = ACCOUNT_ID,
     ) -> None:
         self.routes = list(routes)
+        self.account = account
         self.invoke = invoke
         self.stage = stage
         self.host = host
@@ -577,6 +586,7 @@ class LocalApi:
             body,
             self.stage,
             source_ip,
+            self.account,
         )
         request_id = event["requestContext"]["requestId"]
         try:

@@ -19,11 +19,13 @@ import traceback
 import uuid
 import warnings
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sandbox import accounts
+from sandbox.accounts import DeployedWorkload, Workload
 from sandbox.dynamodb import FastDynamoDB
 from sandbox.endpoint_models import EndpointModels
 from sandbox.iam import Enforcer, mode_from
@@ -45,12 +47,6 @@ from sandbox.template import (
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TEMPLATE = REPO_ROOT / "template.yaml"
-_FAKE_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_SECURITY_TOKEN": "testing",
-}
 _SANDBOX_FUNCTION_ENV = {
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_DEV": "false",
@@ -195,7 +191,9 @@ class Sandbox:
         policy: Any = None,
         template: str | Path | None = None,
         *,
+        account: str = ACCOUNT,
         region: str = "us-east-1",
+        workloads: Mapping[str, str | Workload | Mapping[str, Any]] | None = None,
         stage: str = "local",
         parameters: dict[str, str] | None = None,
         serve_api: bool = True,
@@ -207,15 +205,25 @@ class Sandbox:
     ) -> None:
         self.policy = policy
         self.template_path = Path(template) if template else DEFAULT_TEMPLATE
-        self.region = region
+        try:  # everything (ARNs, queues, tables, policies, events, the API) is in this account and region
+            self.account = accounts.check_account(account)
+            self.region = accounts.check_region(region)
+        except ValueError as exc:
+            raise SandboxError(str(exc)) from None
         self.stage = stage
         self.stack = f"steward-{stage}"
         # What a deployer passes to `sam deploy`: the role promotion hands to CreateModel.
         self.parameters = {
             "Stage": stage,
-            "ModelExecutionRoleArn": f"arn:aws:iam::{ACCOUNT}:role/steward-sandbox-sagemaker-execution",
+            "ModelExecutionRoleArn": f"arn:aws:iam::{self.account}:role/steward-sandbox-sagemaker-execution",
             **(parameters or {}),
         }
+        # Workload accounts beside Steward's (README "Multi-account"): each runs workload-account.yaml,
+        # and Steward's stack is deployed with their accounts and roles, unless `parameters` say otherwise.
+        self.workloads: dict[str, DeployedWorkload] = self._deploy_workloads(
+            workloads or {}, parameters or {}
+        )
+        self.forwarding: list[dict[str, Any]] = []  # what each workload event met on its way to Steward
         self.serve_api = serve_api
         self.serve_aws = serve_aws
         # react: deliver follow-up work by itself (a background drain), as AWS would, so code that only
@@ -227,7 +235,7 @@ class Sandbox:
         self.api_port = api_port
         self.verbose = verbose
         # IAM: "enforce" (default; STEWARD_SANDBOX_IAM), "soft" or "off" (README "IAM in the sandbox").
-        self.iam = Enforcer(mode_from(iam), ACCOUNT, region)
+        self.iam = Enforcer(mode_from(iam), self.account, self.region)
         self.logs: list[str] = []
         self.metrics: list[dict[str, Any]] = []
         self.receiver: Any = None
@@ -243,6 +251,63 @@ class Sandbox:
         self._aws_server: Any = None
         self.aws_endpoint_url: str | None = None
         self._started = False
+
+    def _deploy_workloads(
+        self, specs: Mapping[str, Any], given: Mapping[str, str]
+    ) -> dict[str, DeployedWorkload]:
+        if not specs:
+            return {}
+        role = str(self.parameters.get("ModelExecutionRoleArn") or "")
+        steward = {
+            "StewardAccountId": self.account,
+            "StewardRegion": self.region,
+            "StewardStackName": self.stack,
+            "ManagedNamePrefix": str(self.parameters.get("ManagedNamePrefix", "")),
+            "ModelExecutionRoleName": role.split(":role/", 1)[1] if ":role/" in role else "",
+        }
+        deployed: dict[str, DeployedWorkload] = {}
+        seen = {self.account}
+        for name, spec in specs.items():
+            try:
+                workload = Workload.of(spec)
+                accounts.check_account(workload.account, f"workload {name}'s account")
+                region = accounts.check_region(workload.region or self.region)
+            except (TypeError, ValueError) as exc:
+                raise SandboxError(str(exc)) from None
+            if workload.account in seen:
+                raise SandboxError(f"workload {name}: account {workload.account} is already in this sandbox")
+            seen.add(workload.account)
+            try:
+                deployed[name] = accounts.deploy(name, workload, region, steward)
+            except ValueError as exc:
+                raise SandboxError(str(exc)) from None
+        wired = {
+            "WorkloadAccountIds": [w.account for w in deployed.values()],
+            "WorkloadReadRoleArns": [w.read_role_arn for w in deployed.values() if w.read_role_arn],
+            "WorkloadPromotionRoleArns": [
+                w.promotion_role_arn for w in deployed.values() if w.promotion_role_arn
+            ],
+        }
+        for key, values in wired.items():
+            if key not in given:
+                self.parameters[key] = ",".join(str(v) for v in values)
+        return deployed
+
+    def workload(self, name_or_account: str) -> DeployedWorkload:
+        """A workload account of this sandbox, by its name or account id."""
+        for name, workload in self.workloads.items():
+            if name_or_account in (name, workload.account):
+                return workload
+        raise SandboxError(
+            f"no workload {name_or_account!r} in this sandbox (have: {', '.join(self.workloads) or 'none'})"
+        )
+
+    def _account_of(self, account: str | None) -> tuple[str, str]:
+        """(account id, region) for `account`: None or Steward's id is Steward's; a workload's name or id."""
+        if account is None or account == self.account:
+            return self.account, self.region
+        workload = self.workload(account)
+        return workload.account, workload.region
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -266,15 +331,20 @@ class Sandbox:
             )
         Sandbox._active = self
         self._saved_env = dict(os.environ)
-        os.environ.update(_FAKE_ENV)
+        os.environ.update(accounts.credentials(self.account))  # Steward's functions call as its account
         os.environ["AWS_DEFAULT_REGION"] = self.region
         os.environ.pop("AWS_PROFILE", None)
         os.environ.pop("AWS_ENDPOINT_URL", None)
+        os.environ.pop("MOTO_ACCOUNT_ID", None)  # it would put every call in one account
         from moto import mock_aws
 
         _share_botocore_loader()
         self._mock = mock_aws()
         self._mock.start()
+        for account in {self.account, *(w.account for w in self.workloads.values())}:
+            accounts.register(account)
+        # mock_aws puts its own fake keys in the environment (moto's default account): Steward's go after.
+        os.environ.update(accounts.credentials(self.account))
         self._serialize_moto()
         # Looked up on each call, so a test that wraps `sb.emit` (to duplicate, hold back or reorder what
         # SageMaker sends) sees every emulated event, the endpoint lifecycle's and pipeline starts' too.
@@ -282,10 +352,10 @@ class Sandbox:
         self._sagemaker.install()
         self._transactions = FastDynamoDB()
         self._transactions.install()
-        self._models = EndpointModels(ACCOUNT)
+        self._models = EndpointModels(self.account)
         self._models.install()
         self._install_call_counter()
-        self.iam = Enforcer(self.iam.mode, ACCOUNT, self.region)
+        self.iam = Enforcer(self.iam.mode, self.account, self.region)
         self.iam.install()
         from steward.adapters import clients
 
@@ -408,15 +478,34 @@ class Sandbox:
 
     # --- public API ------------------------------------------------------------------------------
 
-    def client(self, service: str) -> Any:
-        """A boto3 client bound to the embedded AWS (one per service for the sandbox's lifetime)."""
+    def client(self, service: str, account: str | None = None) -> Any:
+        """A boto3 client bound to the embedded AWS (one per service and account for the sandbox's
+        lifetime): of Steward's account, or with `account` (a workload's name or id) as someone of that
+        workload account, in its region."""
         import boto3
 
+        account_id, region = self._account_of(account)
         cache = self.__dict__.setdefault("_clients", {})
-        if service not in cache:
-            cache[service] = boto3.session.Session().client(service, region_name=self.region)
-            self.iam.exempt_client(cache[service])  # the sandbox's (and tests') own calls are not a handler's
-        return cache[service]
+        key = service if account_id == self.account else (service, account_id)
+        if key not in cache:
+            keys = accounts.credentials(account_id)
+            session = (
+                boto3.session.Session()
+                if account_id == self.account
+                else boto3.session.Session(
+                    aws_access_key_id=keys["AWS_ACCESS_KEY_ID"],
+                    aws_secret_access_key=keys["AWS_SECRET_ACCESS_KEY"],
+                )
+            )
+            cache[key] = session.client(service, region_name=region)
+            self.iam.exempt_client(cache[key])  # the sandbox's (and tests') own calls are not a handler's
+        return cache[key]
+
+    def credentials(self, account: str | None = None) -> dict[str, str]:
+        """The environment an SDK outside the sandbox uses to call the served AWS (`serve_aws`) as
+        Steward's account or a workload's: fake keys, the region."""
+        account_id, region = self._account_of(account)
+        return {**accounts.credentials(account_id), "AWS_DEFAULT_REGION": region}
 
     @property
     def api_url(self) -> str:
@@ -431,7 +520,7 @@ class Sandbox:
         from sandbox.outbox import emails_sent
 
         received = list(self.receiver.records) if self.receiver else []
-        return received + emails_sent(self.region)
+        return received + emails_sent(self.region, self.account)
 
     def output(self, name: str) -> Any:
         """A stack output of the translated template (e.g. "LineageTableName")."""
@@ -498,19 +587,50 @@ class Sandbox:
         raise SandboxError("follow-up work did not settle (a loop between functions?)")
 
     def emit(self, event: dict[str, Any]) -> None:
-        """Queue an event as if an AWS service had sent it (delivered on the next drain)."""
-        self._pending.append(self._envelope(event))
+        """Queue an event as if an AWS service had sent it (delivered on the next drain). An event of a
+        workload account reaches Steward's bus only as that account's forwarding rules send it."""
+        full = self._envelope(event)
+        if self._forwarded(full):
+            self._pending.append(full)
+
+    def _forwarded(self, event: dict[str, Any]) -> bool:
+        workload = next((w for w in self.workloads.values() if w.account == event.get("account")), None)
+        if workload is None:
+            return True  # Steward's own account's events are on its bus already
+        assert self.inventory is not None
+        rule, why = accounts.forwarded_by(
+            workload,
+            event,
+            f"arn:aws:events:{self.region}:{self.account}:event-bus/default",
+            self._bus_policy,
+        )
+        self.forwarding.append(
+            {
+                "event_id": event.get("id"),
+                "detail_type": event.get("detail-type"),
+                "account": event.get("account"),
+                "region": event.get("region"),
+                "workload": workload.name,
+                "forwarded": rule is not None,
+                "rule": rule,
+                "reason": why,
+            }
+        )
+        if rule is None:
+            log.info("event %s of workload %s not forwarded: %s", event.get("id"), workload.name, why)
+        return rule is not None
 
     def _later(self, step: Any) -> None:
         self._pending.append(step)
 
-    def endpoint_outcome(self, name: str, outcome: str) -> None:
+    def endpoint_outcome(self, name: str, outcome: str, account: str | None = None) -> None:
         """How the next CreateEndpoint/UpdateEndpoint of `name` ends: "succeed" (default), "fail",
         "rollback" (ROLLING_BACK, then InService on the old config), "silent-rollback" (InService on the
         old config, nothing else said) or "hold" (stays Updating until `complete_endpoint`). Calls queue up.
+        `account` (a workload's name or id) names the endpoint of that account; without it, any account's.
         """
         assert self._sagemaker.endpoints is not None
-        self._sagemaker.endpoints.ask(name, outcome)
+        self._sagemaker.endpoints.ask(name, outcome, self._account_of(account)[0] if account else None)
 
     def endpoint_model(self, name: str, fn: Any) -> None:
         """What endpoint `name` answers to InvokeEndpoint: `fn(Invocation)` returns a ModelReply (status,
@@ -518,13 +638,15 @@ class Sandbox:
         Without it the model echoes the request."""
         self._models.models[name] = fn
 
-    def complete_endpoint(self, name: str, outcome: str = "succeed") -> None:
-        """End a held endpoint update (see `endpoint_outcome`) and deliver what follows."""
+    def complete_endpoint(self, name: str, outcome: str = "succeed", account: str | None = None) -> None:
+        """End a held endpoint update (see `endpoint_outcome`) of Steward's account, or of `account` (a
+        workload's name or id), and deliver what follows."""
         from moto.sagemaker.models import sagemaker_backends
 
         assert self._sagemaker.endpoints is not None
+        account_id, region = self._account_of(account)
         with self._invoke_lock:
-            self._sagemaker.endpoints.complete(sagemaker_backends[ACCOUNT][self.region], name, outcome)
+            self._sagemaker.endpoints.complete(sagemaker_backends[account_id][region], name, outcome)
             self._drain(1000)
 
     def finish_pipeline_execution(
@@ -545,9 +667,11 @@ class Sandbox:
         from sandbox.sagemaker import finish_pipeline_execution
 
         emit = None if self._sagemaker.silent else self.emit
+        parts = arn.split(":")  # the execution's own account and region
+        account, region = (parts[4], parts[3]) if len(parts) > 5 else (self.account, self.region)
         with self._invoke_lock:
             finish_pipeline_execution(
-                sagemaker_backends[ACCOUNT][self.region], arn, status, list(steps), emit, failure_reason
+                sagemaker_backends[account][region], arn, status, list(steps), emit, failure_reason
             )
 
     def finish_training_rules(
@@ -562,7 +686,7 @@ class Sandbox:
         from sandbox.sagemaker import finish_training_rules
 
         with self._invoke_lock:
-            finish_training_rules(sagemaker_backends[ACCOUNT][self.region], job_name, statuses, details)
+            finish_training_rules(sagemaker_backends[self.account][self.region], job_name, statuses, details)
 
     def training_job_event(self, job_name: str) -> dict[str, Any]:
         """The Training Job State Change SageMaker sends for `job_name` as DescribeTrainingJob answers it
@@ -675,7 +799,7 @@ class Sandbox:
     def _make_visible(self, queue_url: str) -> None:
         from moto.sqs.models import sqs_backends
 
-        queue = sqs_backends[ACCOUNT][self.region].get_queue(queue_url.rsplit("/", 1)[-1])
+        queue = sqs_backends[self.account][self.region].get_queue(queue_url.rsplit("/", 1)[-1])
         for message in queue._messages:
             message.visible_at = 0.0
 
@@ -690,7 +814,7 @@ class Sandbox:
                         "source": "aws.events",
                         "detail-type": "Scheduled Event",
                         "detail": {},
-                        "resources": [f"arn:aws:events:{self.region}:{ACCOUNT}:rule/{rule.name}"],
+                        "resources": [f"arn:aws:events:{self.region}:{self.account}:rule/{rule.name}"],
                     }
                 )
                 results.append(self._deliver_to_targets(rule, event))
@@ -701,7 +825,7 @@ class Sandbox:
 
     def _provision(self) -> None:
         cfn = translate(self.template_path, self.parameters, self.region)
-        resolver = Resolver(cfn, self.parameters, self.region, self.stack)
+        resolver = Resolver(cfn, self.parameters, self.region, self.stack, self.account)
         inventory = Inventory(cfn=cfn)
         resources = cfn.get("Resources", {})
         included = {
@@ -726,10 +850,13 @@ class Sandbox:
         inventory.physical = resolver.physical
         self.inventory = inventory
         self.iam.load(cfn, resolver, inventory.functions)
+        self._bus_policy = accounts.bus_policy_statements(cfn, resolver)
+        for workload in self.workloads.values():
+            self.iam.add_workload(workload.account, workload.roles)
 
     def _physical(self, logical: str, resource: dict[str, Any], r: Resolver) -> dict[str, Any]:
         kind, props = resource["Type"], resource.get("Properties") or {}
-        region, arn_base = self.region, f"{self.region}:{ACCOUNT}"
+        region, arn_base, account = self.region, f"{self.region}:{self.account}", self.account
 
         def name(key: str) -> str:
             value = props.get(key)
@@ -745,10 +872,10 @@ class Sandbox:
         if kind == "AWS::SQS::Queue":
             queue = name("QueueName")
             return {
-                "Ref": f"https://sqs.{region}.amazonaws.com/{ACCOUNT}/{queue}",
+                "Ref": f"https://sqs.{region}.amazonaws.com/{account}/{queue}",
                 "QueueName": queue,
                 "Arn": f"arn:aws:sqs:{arn_base}:{queue}",
-                "QueueUrl": f"https://sqs.{region}.amazonaws.com/{ACCOUNT}/{queue}",
+                "QueueUrl": f"https://sqs.{region}.amazonaws.com/{account}/{queue}",
             }
         if kind == "AWS::SNS::Topic":
             topic = name("TopicName")
@@ -785,7 +912,7 @@ class Sandbox:
         if kind == "AWS::IAM::Role":
             return {
                 "Ref": f"{self.stack}-{logical}",
-                "Arn": f"arn:aws:iam::{ACCOUNT}:role/{self.stack}-{logical}",
+                "Arn": f"arn:aws:iam::{account}:role/{self.stack}-{logical}",
             }
         if kind == "AWS::Logs::LogGroup":
             group = name("LogGroupName")
@@ -842,7 +969,9 @@ class Sandbox:
         elif kind == "AWS::SNS::Topic":
             self.client("sns").create_topic(Name=phys["TopicName"])
         elif kind == "AWS::S3::Bucket":
-            self.client("s3").create_bucket(Bucket=phys["Ref"])
+            from sandbox.replay import create_bucket
+
+            create_bucket(self.client("s3"), phys["Ref"])
         elif kind == "AWS::SecretsManager::Secret":
             value = props.get("SecretString")
             if value is None:
@@ -1017,7 +1146,7 @@ class Sandbox:
         full.setdefault("version", "0")
         full.setdefault("id", str(uuid.uuid4()))
         full.setdefault("time", datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
-        full.setdefault("account", ACCOUNT)
+        full.setdefault("account", self.account)
         full.setdefault("region", self.region)
         full.setdefault("resources", [])
         return full
@@ -1127,7 +1256,7 @@ class Sandbox:
             return False
         spec = self.inventory.functions[mapping.function] if self.inventory else None
         assert spec is not None
-        arn = f"arn:aws:sqs:{self.region}:{ACCOUNT}:{mapping.queue_url.rsplit('/', 1)[-1]}"
+        arn = f"arn:aws:sqs:{self.region}:{self.account}:{mapping.queue_url.rsplit('/', 1)[-1]}"
         records = [
             {
                 "messageId": m["MessageId"],
@@ -1346,7 +1475,9 @@ class Sandbox:
             Route(method=r.method, path=r.path, function=r.function, auth=r.auth)
             for r in self.inventory.routes
         ]
-        self._api = LocalApi(routes, self._invoke_api, stage=self.stage, port=self.api_port)
+        self._api = LocalApi(
+            routes, self._invoke_api, stage=self.stage, port=self.api_port, account=self.account
+        )
         self._api.start()
         # Links the functions build point at the API Gateway URL; here that is the local server.
         deployed = f"https://sandboxapi.execute-api.{self.region}.amazonaws.com/{self.stage}"

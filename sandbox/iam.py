@@ -9,7 +9,10 @@ when a Create passes Tags, iam:PassRole for CreateModel's ExecutionRoleArn with 
 kms:Decrypt for an object, secret or parameter encrypted with a customer key, the queue ARN behind a
 QueueUrl, a secret's full ARN with its random suffix. What Lambda does with the role on the function's
 behalf is checked too: its logs and traces, the SQS event source's polling, the on-failure destination.
-An EventBridge rule's dead-letter queue is checked against the queue's resource policy.
+An EventBridge rule's dead-letter queue is checked against the queue's resource policy. In a
+multi-account sandbox (sandbox/accounts.py), sts:AssumeRole of a workload account's role is also
+checked against that role's trust policy, and every call made with the credentials it returns is
+checked against that role's policies, in its account.
 
 Evaluation follows IAM's: an explicit Deny wins, then any Allow, else the implicit deny; Action and
 NotAction, Resource and NotResource; `*` and `?` wildcards; actions compared case-insensitively,
@@ -20,14 +23,18 @@ table of rules, each tested in tests/unit/test_iam_rules.py).
 Modes (`Sandbox(iam=...)` or STEWARD_SANDBOX_IAM): "enforce" (the default) answers a call its role does
 not allow with the AccessDenied the service returns, and `Sandbox.stop()` raises when anything was
 denied during the run, so a handler that swallows the error still fails its test; "soft" lets the call
-through and only records the denial; "off" installs nothing. `python -m sandbox.iam report` prints, per
-function, what it used beside what it is granted (`make iam-report`).
+through and only records the denial; "off" installs nothing. `python -m sandbox.iam report` runs the
+scenarios of tests/sandbox/iam_scenarios.py and prints, per function, what it used beside what it is
+granted, with the reasons template.yaml gives (`# not in the sandbox: ...`) for what no scenario uses
+(`make iam-report`). `dropping()` / STEWARD_SANDBOX_IAM_DROP run sandboxes without chosen statements: the
+drop test (tests/sandbox/test_iam_drop.py, `make iam-drop`) shows each statement a function needs is needed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import dataclasses
 import fnmatch
 import functools
 import json
@@ -45,6 +52,7 @@ from typing import Any
 
 ENV_MODE = "STEWARD_SANDBOX_IAM"
 ENV_USAGE = "STEWARD_SANDBOX_IAM_USAGE"  # a file each sandbox appends its usage to (JSON lines)
+ENV_DROP = "STEWARD_SANDBOX_IAM_DROP"  # "function:Sid,...": statements every sandbox removes (a policy test)
 MODES = ("enforce", "soft", "off")
 _PARAMS = "steward_iam_params"
 log = logging.getLogger("sandbox.iam")
@@ -77,19 +85,28 @@ def _action_regex(pattern: str) -> re.Pattern[str]:
 
 @functools.lru_cache(maxsize=4096)
 def _resource_regex(pattern: str) -> re.Pattern[str]:
-    """A Resource (or an ArnLike value), case-sensitive, matched ARN segment by segment: in the first
-    five segments `*` and `?` stay inside the segment, except that a `*` ending a segment may run past
-    the colons (IAM: "if the * wildcard is the last character of a resource ARN segment, it can expand
-    to match beyond the colon boundaries"); in the resource segment they match anything."""
+    """A Resource, case-sensitive, matched ARN segment by segment: in the first five segments `*` and
+    `?` stay inside the segment, except that a `*` ending a segment may run past the colons (IAM: "if
+    the * wildcard is the last character of a resource ARN segment, it can expand to match beyond the
+    colon boundaries"); in the resource segment they match anything, `/` and `:` included. The resource
+    type (the resource segment up to its first `/` or `:`, as in `table/`) takes no wildcard (IAM ARNs:
+    "you can't use a wildcard in the portion of the ARN that specifies the resource type"): there a `*`
+    or `?` is a plain character, so `tab*/x` matches no table. S3 ARNs have no resource type."""
     if pattern == "*":
         return re.compile(".*", re.DOTALL)
     segments = pattern.split(":", 5)
+    literal = 0  # how many leading characters of the resource segment are the resource type
+    if len(segments) == 6 and not (segments[2] == "s3" and segments[3] == segments[4] == ""):
+        cut = min((i for i in (segments[5].find("/"), segments[5].find(":")) if i >= 0), default=-1)
+        literal = cut + 1
     parts = []
     for index, segment in enumerate(segments):
         last_segment = index == 5
         out = []
         for position, c in enumerate(segment):
-            if c == "*":
+            if last_segment and position < literal:
+                out.append(re.escape(c))
+            elif c == "*":
                 ends = position == len(segment) - 1
                 out.append(".*" if last_segment or ends else "[^:]*")
             elif c == "?":
@@ -100,12 +117,33 @@ def _resource_regex(pattern: str) -> re.Pattern[str]:
     return re.compile(":".join(parts), re.DOTALL)
 
 
+@functools.lru_cache(maxsize=4096)
+def _arn_like_regex(pattern: str) -> re.Pattern[str] | None:
+    """An ArnLike/ArnEquals value: "each of the six colon-delimited components of the ARN is checked
+    separately", `*` and `?` inside each (the resource component may hold colons itself)."""
+    segments = pattern.split(":", 5)
+    if len(segments) < 6:
+        return None  # not an ARN: matches nothing
+    parts = []
+    for index, segment in enumerate(segments):
+        any_char = "." if index == 5 else "[^:]"
+        parts.append(
+            "".join(f"{any_char}*" if c == "*" else any_char if c == "?" else re.escape(c) for c in segment)
+        )
+    return re.compile(":".join(parts), re.DOTALL)
+
+
 def action_matches(pattern: str, action: str) -> bool:
     return _action_regex(pattern).fullmatch(action) is not None
 
 
 def resource_matches(pattern: str, resource: str) -> bool:
     return _resource_regex(pattern).fullmatch(resource) is not None
+
+
+def arn_like(pattern: str, arn: str) -> bool:
+    regex = _arn_like_regex(pattern)
+    return regex is not None and len(arn.split(":", 5)) == 6 and regex.fullmatch(arn) is not None
 
 
 def _string_like(pattern: str, value: str) -> bool:
@@ -141,6 +179,14 @@ _BASE_OPERATORS: dict[str, tuple[str, bool]] = {  # operator -> (comparison, neg
 }
 
 
+# Context keys that hold a set of values (ArrayOf... in the Service Authorization Reference): conditions on
+# them need ForAnyValue/ForAllValues. Values of any other key are one value.
+MULTIVALUED_KEYS = frozenset({
+    "aws:tagkeys", "aws:calledvia", "aws:principalservicenameslist", "aws:principalorgpaths",
+    "aws:sourceorgpaths", "aws:resourceorgpaths", "ses:recipients",
+})  # fmt: skip
+
+
 def _date(text: str) -> float:
     if re.fullmatch(r"\d+", text):
         return float(text)
@@ -155,7 +201,7 @@ def _compare(kind: str, value: str, wanted: str) -> bool:
     if kind == "like":
         return _string_like(wanted, value)
     if kind == "arn":
-        return resource_matches(wanted, value)
+        return arn_like(wanted, value)
     if kind == "bool":
         return value.lower() == wanted.lower()
     try:
@@ -188,15 +234,17 @@ class Condition:
             hit = any(_compare(kind, value, wanted) for wanted in self.values)
             return not hit if negated else hit
 
-        if qualifier == "ForAllValues":
+        if qualifier == "ForAllValues":  # true for a missing or empty key too
             return all(one(v) for v in present or ())
+        if qualifier == "ForAnyValue":  # false for a missing or empty key, IfExists or not
+            return any(one(v) for v in present or ())
         if present is None:
             # A missing key: IfExists makes the condition true; otherwise a negated operator is true and
             # a positive one false (IAM: "if the key is not present, the condition evaluates to false",
             # and for the negated operators the values cannot match, so the negation holds).
-            return if_exists or (negated and qualifier != "ForAnyValue")
-        if qualifier == "ForAnyValue":
-            return any(one(v) for v in present)
+            return if_exists or negated
+        if self.key in MULTIVALUED_KEYS:
+            return False  # a multivalued key needs ForAnyValue/ForAllValues: alone, no operator matches it
         return all(one(v) for v in present) if negated else any(one(v) for v in present)
 
 
@@ -210,8 +258,12 @@ def _conditions(raw: Any, where: str) -> tuple[Condition, ...]:
         ):
             raise IamError(f"{where}: condition operator {operator} is not one the sandbox evaluates")
         for key, values in (block or {}).items():
-            listed = values if isinstance(values, list) else [values]
-            found.append(Condition(str(operator), str(key).lower(), tuple(_text(v) for v in listed)))
+            listed = [_text(v) for v in (values if isinstance(values, list) else [values])]
+            if any("${" in v for v in listed):
+                raise IamError(
+                    f"{where}: policy variable in {key}'s values (the sandbox does not substitute them)"
+                )
+            found.append(Condition(str(operator), str(key).lower(), tuple(listed)))
     return tuple(found)
 
 
@@ -415,13 +467,18 @@ SUPPORTED_KEYS = {
 SUPPORTED_PREFIXES = ("aws:requesttag/",)
 
 
-def _check_keys(statements: Iterable[Statement], where: str) -> None:
+def check_keys(statements: Iterable[Statement], where: str) -> None:
     for s in statements:
         for c in s.conditions:
             if c.key not in SUPPORTED_KEYS and not c.key.startswith(SUPPORTED_PREFIXES):
                 raise IamError(
                     f"{where} {s.sid}: condition key {c.key} is not one the sandbox puts in a request's "
                     "context (sandbox/iam.py SUPPORTED_KEYS)"
+                )
+            if c.key in MULTIVALUED_KEYS and ":" not in c.operator and not c.operator.startswith("Null"):
+                raise IamError(
+                    f"{where} {s.sid}: {c.operator} on {c.key}, a multivalued key, matches nothing: "
+                    "use ForAnyValue: or ForAllValues:"
                 )
 
 
@@ -845,15 +902,29 @@ def requests_for(c: Call) -> list[Request] | None:
 
 @dataclass
 class Role:
-    function: str  # the function's name (its folder), e.g. "record_lineage"
+    function: str  # the function's name (its folder), e.g. "record_lineage"; a workload role's label
     logical_id: str  # the role's
     name: str
     statements: list[Statement]
     log_group: str
     tracing: bool
+    # A role of a workload account (workload-account.yaml) that a function assumes: its account, its
+    # trust policy (as statements on the role) and the session it was assumed with.
+    account: str | None = None
+    trust: list[Statement] = field(default_factory=list)
+    session: str = ""
 
     def principal(self, account: str) -> str:
-        return f"arn:aws:sts::{account}:assumed-role/{self.name}/{self.function}"
+        return (
+            f"arn:aws:sts::{self.account or account}:assumed-role/{self.name}/{self.session or self.function}"
+        )
+
+    def arn(self, account: str) -> str:
+        return f"arn:aws:iam::{self.account or account}:role/{self.name}"
+
+    @property
+    def key(self) -> str:
+        return f"{self.account or ''}/{self.name}"
 
 
 @dataclass
@@ -884,7 +955,7 @@ def roles_of(cfn: dict[str, Any], resolver: Any, functions: dict[str, Any]) -> d
                     "(sandbox/iam.py MANAGED_POLICIES)"
                 )
             statements += statements_of(document, str(arn))
-        _check_keys(statements, role_logical)
+        check_keys(statements, role_logical)
         logging_config = resolver.resolve(props.get("LoggingConfig") or {})
         roles[logical] = Role(
             function=spec.name,
@@ -903,12 +974,22 @@ def queue_policies_of(cfn: dict[str, Any], resolver: Any) -> list[QueuePolicy]:
         if resource.get("Type") == "AWS::SQS::QueuePolicy":
             props = resolver.resolve(resource.get("Properties") or {})
             statements = statements_of(props.get("PolicyDocument"), logical)
-            _check_keys(statements, logical)
+            check_keys(statements, logical)
             found.append(QueuePolicy([str(q) for q in props.get("Queues") or []], statements))
     return found
 
 
 # --- usage ---------------------------------------------------------------------------------------------
+
+
+_NEEDS_KEPT = 20
+_SECRET_SUFFIX = re.compile(r"^(arn:[^:]+:secretsmanager:[^:]*:[^:]*:secret:.+)-[A-Za-z0-9]{6}$")
+
+
+def stable(pattern: str) -> str:
+    """A granted resource as the report names it across runs: a secret's ARN ends in a random suffix
+    that each sandbox (and each stack) draws anew, shown as `-??????`."""
+    return _SECRET_SUFFIX.sub(r"\1-??????", pattern)
 
 
 @dataclass
@@ -922,9 +1003,8 @@ class FunctionUsage:
     examples: dict[tuple[str, str, str], set[str]] = field(
         default_factory=dict
     )  # unit -> "action on resource"
-    by: Counter[tuple[str, str, str]] = field(
-        default_factory=Counter
-    )  # unit -> calls by the handler / Lambda
+    # statement key -> the (action, resource) requests it alone allowed: what removing it would deny
+    needs: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -932,6 +1012,7 @@ class FunctionUsage:
             "granted": {k: [list(u) for u in v] for k, v in self.granted.items()},
             "effects": self.effects,
             "used": [[*unit, n, sorted(self.examples.get(unit, ()))[:5]] for unit, n in self.used.items()],
+            "needs": {k: sorted([list(r) for r in v]) for k, v in self.needs.items()},
         }
 
 
@@ -939,6 +1020,9 @@ class FunctionUsage:
 class Usage:
     functions: dict[str, FunctionUsage] = field(default_factory=dict)
     denials: list[dict[str, Any]] = field(default_factory=list)
+    # Objects S3 reported missing as a 403 AccessDenied because s3:ListBucket is not allowed: not a
+    # denial of the call (GetObject was allowed) but what the code sees, recorded with what would change it
+    s3_refusals: list[dict[str, Any]] = field(default_factory=list)
     unmodelled: Counter[str] = field(default_factory=Counter)
     runs: int = 0
 
@@ -946,26 +1030,33 @@ class Usage:
         return {
             "functions": {name: f.as_json() for name, f in self.functions.items()},
             "denials": self.denials,
+            "s3_refusals": self.s3_refusals,
             "unmodelled": dict(self.unmodelled),
             "runs": self.runs,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Usage:
-        usage = cls(denials=list(data.get("denials") or []), unmodelled=Counter(data.get("unmodelled") or {}),
-                    runs=int(data.get("runs", 1)))  # fmt: skip
+        usage = cls(
+            denials=list(data.get("denials") or []),
+            s3_refusals=list(data.get("s3_refusals") or []),
+            unmodelled=Counter(data.get("unmodelled") or {}),
+            runs=int(data.get("runs", 1)),
+        )
         for name, f in (data.get("functions") or {}).items():
             fu = FunctionUsage(role=f["role"], effects=dict(f.get("effects") or {}))
             fu.granted = {k: [(a, r) for a, r in v] for k, v in f["granted"].items()}
             for s, a, r, n, examples in f["used"]:
                 fu.used[(s, a, r)] += n
                 fu.examples.setdefault((s, a, r), set()).update(examples)
+            fu.needs = {k: {(a, r) for a, r in v} for k, v in (f.get("needs") or {}).items()}
             usage.functions[name] = fu
         return usage
 
     def merge(self, other: Usage) -> None:
         self.runs += other.runs
         self.denials += other.denials
+        self.s3_refusals += other.s3_refusals
         self.unmodelled.update(other.unmodelled)
         for name, f in other.functions.items():
             mine = self.functions.setdefault(name, FunctionUsage(role=f.role))
@@ -975,6 +1066,9 @@ class Usage:
             mine.used.update(f.used)
             for unit, examples in f.examples.items():
                 mine.examples.setdefault(unit, set()).update(examples)
+            for key, needed in f.needs.items():
+                kept = mine.needs.setdefault(key, set())
+                kept.update(sorted(needed)[: max(0, _NEEDS_KEPT - len(kept))])
 
 
 _collectors: list[Usage] = []
@@ -992,6 +1086,30 @@ def collect() -> Iterator[Usage]:
     finally:
         with _collectors_lock:
             _collectors.remove(usage)
+
+
+_drops: list[tuple[str, str]] = []
+
+
+@contextlib.contextmanager
+def dropping(*statements: tuple[str, str]) -> Iterator[None]:
+    """Every sandbox that starts inside the block runs without these (function, Sid) statements, as
+    Enforcer.drop would remove them: how a test shows that a statement is needed, through scenarios that
+    make their own sandboxes. STEWARD_SANDBOX_IAM_DROP="function:Sid,..." does the same for a process."""
+    with _collectors_lock:
+        _drops.extend(statements)
+    try:
+        yield
+    finally:
+        with _collectors_lock:
+            for statement in statements:
+                _drops.remove(statement)
+
+
+def _dropped() -> list[tuple[str, str]]:
+    listed = [tuple(d.split(":", 1)) for d in os.environ.get(ENV_DROP, "").split(",") if ":" in d]
+    with _collectors_lock:
+        return [*_drops, *((f.strip(), sid.strip()) for f, sid in listed)]
 
 
 # --- enforcement ---------------------------------------------------------------------------------------
@@ -1015,8 +1133,14 @@ class Enforcer:
         )
         self._cache: dict[tuple[Any, ...], Decision] = {}
         self._keys_used: dict[str, frozenset[str]] = {}
+        # Roles of workload accounts a function may assume (role ARN -> Role), and those accounts: a call
+        # made with such a role's credentials is checked against that role, in its account.
+        self.assumable: dict[str, Role] = {}
+        self.workload_accounts: set[str] = set()
+        self._assumed: dict[str, Role | None] = {}  # access key id -> the assumed role it belongs to
         self._hooks: list[tuple[str, Any]] = []
         self._lock = threading.Lock()
+        self.dropped: list[Statement] = []  # what drop() removed
 
     @property
     def on(self) -> bool:
@@ -1035,12 +1159,23 @@ class Enforcer:
         self.queue_policies = queue_policies_of(cfn, resolver)
         for role in self.roles.values():
             self._index(role)
+        for function, sid in _dropped():
+            self.drop(function, sid)
+
+    def add_workload(self, account: str, roles: dict[str, Role]) -> None:
+        """A workload account's roles (workload-account.yaml): assumable by the functions they trust."""
+        self.workload_accounts.add(account)
+        if not self.on:
+            return
+        for arn, role in roles.items():
+            self.assumable[arn] = role
+            self._index(role)
 
     def _index(self, role: Role) -> None:
-        self._keys_used[role.name] = frozenset(c.key for s in role.statements for c in s.conditions)
+        self._keys_used[role.key] = frozenset(c.key for s in role.statements for c in s.conditions)
         fu = self.usage.functions.setdefault(role.function, FunctionUsage(role=role.name))
         for s in role.statements:
-            fu.granted.setdefault(s.key, s.units())
+            fu.granted.setdefault(s.key, [(a, stable(r)) for a, r in s.units()])
             fu.effects[s.key] = s.effect
 
     def drop(self, function: str, sid: str) -> Statement:
@@ -1049,14 +1184,18 @@ class Enforcer:
         for s in role.statements:
             if sid in (s.sid, s.key):
                 role.statements = [x for x in role.statements if x is not s]
+                self.dropped.append(s)
                 self._cache.clear()
-                self._keys_used[role.name] = frozenset(c.key for x in role.statements for c in x.conditions)
+                self._keys_used[role.key] = frozenset(c.key for x in role.statements for c in x.conditions)
                 return s
         raise KeyError(f"{function} has no statement {sid} (has {', '.join(s.sid for s in role.statements)})")
 
     def _role(self, function: str) -> Role:
         for logical, role in self.roles.items():
             if function in (logical, role.function):
+                return role
+        for arn, role in self.assumable.items():  # a workload role, by its ARN or label
+            if function in (arn, role.function):
                 return role
         raise KeyError(f"no function {function}")
 
@@ -1084,7 +1223,7 @@ class Enforcer:
             for collector in _collectors:
                 collector.merge(Usage.from_json(json.loads(json.dumps(self.usage.as_json()))))
         path = os.environ.get(ENV_USAGE)
-        if path:
+        if path and not self.dropped:  # a run without some statements is not the template's usage
             with open(path, "a", encoding="utf-8") as out:
                 out.write(json.dumps(self.usage.as_json()) + "\n")
 
@@ -1185,15 +1324,19 @@ class Enforcer:
             return None
         role, own_key = running
         credentials = getattr(request_signer, "_credentials", None)
-        if credentials is not None and getattr(credentials, "access_key", own_key) != own_key:
-            return None  # another principal (a role the handler assumed, in its own account)
+        key = getattr(credentials, "access_key", own_key) if credentials is not None else own_key
+        if key != own_key:
+            assumed = self._assumed_role(key)
+            if assumed is None:
+                return None  # another principal (a role the handler assumed, in its own account)
+            role = assumed  # a workload account's role: its policies decide, in its account
         service = model.service_model.service_name
         call = Call(
             service,
             model.name,
             (context or {}).get(_PARAMS) or {},
             (context or {}).get("client_region") or self.region,
-            self.account,
+            role.account or self.account,
         )
         needs = requests_for(call)
         if needs is None:
@@ -1208,20 +1351,101 @@ class Enforcer:
                     return self._answer(service, role, req, decision)
             else:
                 self._record(role, req, decision)
-        if (
-            s3_missing_key(call)
-            and not self._decide(
-                role, request("s3:ListBucket", f"arn:aws:s3:::{call.params.get('Bucket')}")
-            ).allowed
-        ):
-            # S3 answers 403, not 404, to whoever may not list the bucket: a missing object is not
-            # told apart from a forbidden one. The code sees that answer; no permission is missing.
-            return self._answer(service, role, None, None)
+        if service == "sts" and model.name == "AssumeRole":
+            refused = self._trust(role, str(call.params.get("RoleArn", "")), call)
+            if refused is not None:
+                return refused
+        if s3_missing_key(call):
+            # S3 answers 403, not 404, to whoever may not list the bucket: a missing object is not told
+            # apart from a forbidden one. The code sees that answer; no permission is missing. The
+            # s3:ListBucket that decides it is used when it allows.
+            listing = request("s3:ListBucket", f"arn:aws:s3:::{call.params.get('Bucket')}")
+            decision = self._decide(role, listing)
+            if not decision.allowed:
+                message = self.message(role, listing, decision)
+                self.usage.s3_refusals.append(
+                    {"function": role.function, "call": f"{service}.{model.name}", "action": listing.action,
+                     "resource": listing.resource, "key": call.params.get("Key"),
+                     "message": f"{message} (so S3 answered the missing object {call.params.get('Key')} "
+                                "with 403 Access Denied, not 404 NoSuchKey)"}
+                )  # fmt: skip
+                log.info("IAM: %s", self.usage.s3_refusals[-1]["message"])
+                return self._answer(service, role, None, None)
+            self._record(role, listing, decision)
         return None
 
+    def _assumed_role(self, access_key: str) -> Role | None:
+        """The workload role whose assumed credentials carry `access_key` (None: not one of theirs)."""
+        if access_key in self._assumed:
+            return self._assumed[access_key]
+        found = None
+        with contextlib.suppress(Exception):
+            from moto.sts.models import sts_backends
+
+            for account in list(sts_backends):
+                for assumed in list(sts_backends[account]["aws"].assumed_roles):
+                    if assumed.access_key_id == access_key and assumed.role_arn in self.assumable:
+                        found = dataclasses.replace(
+                            self.assumable[assumed.role_arn], session=assumed.session_name
+                        )
+        self._assumed[access_key] = found
+        return found
+
+    def _trust(self, caller: Role, role_arn: str, call: Call) -> Any:
+        """sts:AssumeRole of a workload account's role: the role must exist there and trust the caller
+        (the caller's own policy was checked as for any call). None when allowed."""
+        parts = role_arn.split(":")
+        if len(parts) < 6 or parts[4] not in self.workload_accounts:
+            return None  # a role of Steward's own account (or one the sandbox does not hold): as before
+        target = self.assumable.get(role_arn)
+        principal = caller.arn(self.account)
+        req = request(
+            "sts:AssumeRole",
+            role_arn,
+            **{
+                "aws:PrincipalArn": principal,
+                "aws:PrincipalAccount": caller.account or self.account,
+                "aws:PrincipalType": "AssumedRole",
+                "sts:RoleSessionName": call.params.get("RoleSessionName"),
+                "sts:ExternalId": call.params.get("ExternalId"),
+            },
+        )
+        from sandbox.accounts import principal_allowed
+
+        statements = (
+            principal_allowed(target.trust, principal, caller.account or self.account) if target else []
+        )
+        decision = evaluate(statements, req)
+        if decision.allowed:
+            return None
+        why = (
+            f"{role_arn} is not a role of account {parts[4]} (workload-account.yaml)"
+            if target is None
+            else f"the trust policy of {role_arn} does not allow {principal}"
+        )
+        message = (
+            f"User: {caller.principal(self.account)} is not authorized to perform: sts:AssumeRole on "
+            f"resource: {role_arn} ({why})"
+        )
+        self.usage.denials.append(
+            {"function": caller.function, "call": "sts.AssumeRole", "action": "sts:AssumeRole",
+             "resource": role_arn, "by": "trust policy", "message": message}
+        )  # fmt: skip
+        level = logging.ERROR if self.mode == "enforce" else logging.WARNING
+        log.log(level, "IAM (%s): %s", self.mode, message)
+        if self.mode != "enforce":
+            return None
+        from botocore.awsrequest import AWSResponse
+
+        body = {
+            "Error": {"Code": "AccessDenied", "Message": message},
+            "ResponseMetadata": {"HTTPStatusCode": 403, "RequestId": str(uuid.uuid4())},
+        }
+        return AWSResponse("https://sandbox.invalid", 403, {}, None), body
+
     def _decide(self, role: Role, req: Request) -> Decision:
-        used = self._keys_used.get(role.name, frozenset())
-        key = (role.name, req.action.lower(), req.resource, tuple(kv for kv in req.context if kv[0] in used))
+        used = self._keys_used.get(role.key, frozenset())
+        key = (role.key, req.action.lower(), req.resource, tuple(kv for kv in req.context if kv[0] in used))
         decision = self._cache.get(key)
         if decision is None:
             decision = evaluate(role.statements, req, self._principal_context(role, used))
@@ -1237,8 +1461,8 @@ class Enforcer:
         now = datetime.now(UTC)
         values = {
             "aws:requestedregion": self.region,
-            "aws:principalarn": f"arn:aws:iam::{self.account}:role/{role.name}",
-            "aws:principalaccount": self.account,
+            "aws:principalarn": role.arn(self.account),
+            "aws:principalaccount": role.account or self.account,
             "aws:principaltype": "AssumedRole",
             "aws:userid": f"AROASANDBOX:{role.function}",
             "aws:securetransport": "true",
@@ -1251,13 +1475,19 @@ class Enforcer:
     def _record(self, role: Role, req: Request, decision: Decision, lambda_service: bool = False) -> None:
         fu = self.usage.functions[role.function]
         with self._lock:
-            for unit in decision.grants:
+            for key, action, resource in decision.grants:
+                unit = (key, action, stable(resource))
                 fu.used[unit] += 1
                 examples = fu.examples.setdefault(unit, set())
                 if len(examples) < 5:
                     examples.add(
                         f"{req.action} on {req.resource}" + (" (by Lambda)" if lambda_service else "")
                     )
+            granting = {key for key, _, _ in decision.grants}
+            if len(granting) == 1:  # this statement alone allowed the request
+                needed = fu.needs.setdefault(granting.pop(), set())
+                if len(needed) < _NEEDS_KEPT:
+                    needed.add((req.action, req.resource))
 
     def _deny(self, role: Role, req: Request, decision: Decision, call: str) -> None:
         message = self.message(role, req, decision)
@@ -1315,7 +1545,9 @@ class StatementUse:
 
     @property
     def sid(self) -> str:
-        return self.key if self.key.startswith("arn:") else self.key.rsplit("/", 1)[-1]
+        """The Sid, or the whole key when the statement has none (a managed policy's, SAM's generated)."""
+        sid = self.key.rsplit("/", 1)[-1]
+        return self.key if self.key.startswith("arn:") or sid.startswith("#") else sid
 
     @property
     def managed(self) -> bool:
@@ -1342,41 +1574,126 @@ def statement_uses(usage: Usage) -> list[StatementUse]:
                     calls=sum(used.values()),
                     unused_actions=[a for a in actions if not any(ua == a for ua, _ in used)],
                     unused_resources=[r for r in resources if not any(ur == r for _, ur in used)],
-                    examples=examples[:3],
+                    examples=examples,
                 )
             )
     return found
 
 
-def report(usage: Usage, out: Any = None, verbose: bool = False) -> list[str]:
-    """Print what each function used beside what it is granted; returns the inline grants never used."""
+_WHY = re.compile(r"#.*?not in the sandbox:\s*(?P<why>.*)$", re.IGNORECASE)
+_RESOURCE = re.compile(r"^  (?P<logical>[A-Za-z0-9]+):\s*$")
+_SID = re.compile(r"^\s*- Sid:\s*(?P<sid>[A-Za-z0-9]+)")
+
+
+def justifications(template_text: str) -> dict[tuple[str, str], str]:
+    """The reasons template.yaml gives for grants no scenario uses: a `# not in the sandbox: why` comment
+    inside a policy statement (or on the comment lines just above its `- Sid:`), keyed by (resource logical
+    id, Sid); one inside a function's EventInvokeConfig is keyed (logical id, "EventInvokeConfig"): it
+    speaks for the on-failure destination's statement SAM generates from it."""
+    found: dict[tuple[str, str], str] = {}
+    lines = template_text.splitlines()
+    logical, anchor = "", ""
+    for number, line in enumerate(lines):
+        if match := _RESOURCE.match(line):
+            logical, anchor = match["logical"], ""
+        elif match := _SID.match(line):
+            anchor = match["sid"]
+        elif line.strip().startswith("EventInvokeConfig:"):
+            anchor = "EventInvokeConfig"
+        elif line.strip().startswith(("Policies:", "Events:", "Environment:")):
+            anchor = ""
+        why = _WHY.search(line)
+        if why is None or not logical:
+            continue
+        reason = why["why"].strip()
+        for more in lines[number + 1 :]:  # the reason goes on over the comment lines that follow
+            if not more.lstrip().startswith("#") or _WHY.search(more):
+                break
+            reason += " " + more.strip().lstrip("#").strip()
+        target = anchor
+        if line.lstrip().startswith("#"):  # comment lines right above a statement are that statement's
+            following = next((x for x in lines[number + 1 :] if not x.lstrip().startswith("#")), "")
+            if match := _SID.match(following):
+                target = match["sid"]
+        if target:
+            key = (logical, target)
+            found[key] = f"{found[key]} {reason}" if key in found else reason
+    return found
+
+
+def _function_logical(role: str) -> str:
+    """The function's logical id from its role's name (`steward-local-NotifyFunctionRole`)."""
+    return role.rsplit("-", 1)[-1].removesuffix("Role")
+
+
+def _justification(use: StatementUse, role: str, reasons: dict[tuple[str, str], str]) -> str | None:
+    logical = _function_logical(role)
+    if "EventInvokeConfigOnFailure" in use.key:
+        return reasons.get((logical, "EventInvokeConfig"))
+    return reasons.get((logical, use.sid))
+
+
+def _token(resource: str) -> str:
+    """What a justification names a resource by: its last component that is not a wildcard."""
+    parts = [p for p in re.split(r"[:/]", resource.removesuffix("-??????")) if p and "*" not in p]
+    return parts[-1] if parts else resource
+
+
+def _unjustified(use: StatementUse, why: str | None) -> list[str]:
+    """The never-used grants of a statement its justification does not cover: the whole statement needs
+    a reason; an action never used needs its name in it, a resource its last component."""
+    if use.calls == 0:
+        return [] if why else ["the whole statement"]
+    text = why or ""
+    missing = [f"action {a}" for a in use.unused_actions if a.rpartition(":")[2] not in text]
+    return missing + [f"resource {r}" for r in use.unused_resources if _token(r) not in text]
+
+
+def report(
+    usage: Usage,
+    out: Any = None,
+    verbose: bool = False,
+    reasons: dict[tuple[str, str], str] | None = None,
+) -> list[str]:
+    """Print, per function, each statement it is granted: used (by which actions on which resources),
+    partly used or never used, with the reason template.yaml gives for what is never used. Returns the
+    inline grants never used that no reason covers."""
     out = out or sys.stdout
-    unused: list[str] = []
+    reasons = reasons or {}
+    unjustified: list[str] = []
+    justified = 0
     out.write(f"IAM: what each function used beside what it is granted ({usage.runs} sandbox run(s))\n")
     current = None
     for use in statement_uses(usage):
+        role = usage.functions[use.function].role
         if use.function != current:
             current = use.function
-            out.write(f"\n{use.function}  (role {usage.functions[use.function].role})\n")
+            out.write(f"\n{use.function}  (role {role})\n")
         if use.effect == "Deny":
-            out.write(f"  Deny  {use.sid}: matched {use.calls} call(s)\n")
+            out.write(f"  Deny        {use.sid}: matched {use.calls} call(s)\n")
             continue
         whole = not use.unused_actions and not use.unused_resources
         state = "used" if whole else "NEVER USED" if use.calls == 0 else "partly used"
-        out.write(f"  {state:<11} {use.sid}  ({use.calls} calls)\n")
-        if use.calls and not whole:
+        why = None if use.managed else _justification(use, role, reasons)
+        needed = len(usage.functions[use.function].needs.get(use.key, ()))
+        alone = f", {needed} only it allows" if needed else ""
+        managed = "  [AWS managed: listed, not counted]" if use.managed and not whole else ""
+        out.write(f"  {state:<11} {use.sid}  ({use.calls} calls{alone}){managed}\n")
+        for example in use.examples if verbose else use.examples[:3]:
+            out.write(f"      {example}\n")
+        if len(use.examples) > 3 and not verbose:
+            out.write(f"      ... {len(use.examples) - 3} more (--verbose)\n")
+        if use.calls:
             for action in use.unused_actions:
                 out.write(f"      action never used:   {action}\n")
             for resource in use.unused_resources:
                 out.write(f"      resource never used: {resource}\n")
-        if verbose:
-            for example in use.examples:
-                out.write(f"      e.g. {example}\n")
+        if not whole and why:
+            out.write(f"      not in the sandbox: {why}\n")
         if not use.managed and not whole:
-            if use.calls == 0:
-                unused.append(f"{use.function}: {use.sid} (the whole statement)")
-            unused += [f"{use.function}: {use.sid}: action {a}" for a in use.unused_actions if use.calls]
-            unused += [f"{use.function}: {use.sid}: resource {r}" for r in use.unused_resources if use.calls]
+            missing = _unjustified(use, why)
+            justified += not missing
+            unjustified += [f"{use.function}: {use.sid}: {m}" for m in missing]
     if usage.unmodelled:
         out.write('\nCalls the sandbox has no IAM model of (checked as the action on "*"):\n')
         for op, n in usage.unmodelled.most_common():
@@ -1384,48 +1701,46 @@ def report(usage: Usage, out: Any = None, verbose: bool = False) -> list[str]:
     out.write(f"\nDenied: {len(usage.denials)}\n")
     for d in usage.denials[:50]:
         out.write(f"  {d['message']}\n")
-    out.write(f"\nInline grants never used: {len(unused)}\n")
-    for line in unused:
+    if usage.s3_refusals:
+        out.write(f"\nMissing S3 objects answered 403 for want of s3:ListBucket: {len(usage.s3_refusals)}\n")
+        for d in usage.s3_refusals[:20]:
+            out.write(f"  {d['function']}: {d['resource']} ({d['key']})\n")
+    out.write(
+        f"\nInline grants never used: {justified} statement(s) with a reason in template.yaml, "
+        f"{len(unjustified)} grant(s) without one\n"
+    )
+    for line in unjustified:
         out.write(f"  {line}\n")
-    return unused
-
-
-def _scenarios(names: list[str]) -> None:
-    """Runs the representative scenarios: the demo and the reliability suite's clean run."""
-    import io
-
-    for name in names:
-        if name == "demo":
-            from sandbox.demo import run_demo
-
-            run_demo(out=io.StringIO())
-        elif name == "reliability":
-            sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent))
-            from tests.reliability import scenario
-
-            scenario.clean_run()
-        else:
-            raise SystemExit(f"unknown scenario {name} (demo, reliability)")
+    return unjustified
 
 
 def main(argv: list[str] | None = None) -> int:
     import argparse
+    from pathlib import Path
 
+    repo = Path(__file__).resolve().parent.parent
     parser = argparse.ArgumentParser(prog="python -m sandbox.iam", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     rep = sub.add_parser("report", help="what each function used beside what it is granted")
-    rep.add_argument("--scenario", action="append", help="demo, reliability (default: both)")
+    rep.add_argument(
+        "--scenario", action="append", help="a scenario of tests/sandbox/iam_scenarios.py (default: all)"
+    )
     rep.add_argument("--usage", action="append", default=[], help=f"also merge a usage file ({ENV_USAGE})")
+    rep.add_argument("--template", default=str(repo / "template.yaml"), help="where the reasons are read")
     rep.add_argument("--json", action="store_true")
-    rep.add_argument("--verbose", action="store_true", help="an example call of each statement")
+    rep.add_argument("--verbose", action="store_true", help="every call of each statement")
     args = parser.parse_args(argv)
     os.environ[ENV_MODE] = "soft"  # the report lists what is denied instead of stopping at it
     logging.getLogger("sandbox.iam").setLevel(logging.CRITICAL)
-    scenarios = (
-        args.scenario if args.scenario is not None else ([] if args.usage else ["demo", "reliability"])
+    sys.path.insert(0, str(repo))
+    from tests.sandbox import iam_scenarios
+
+    names = (
+        args.scenario if args.scenario is not None else ([] if args.usage else list(iam_scenarios.SCENARIOS))
     )
-    with collect() as usage:
-        _scenarios(scenarios)
+    usage = Usage()
+    for name in names:
+        usage.merge(iam_scenarios.run(name).usage)
     for path in args.usage:
         with open(path, encoding="utf-8") as lines:
             for line in lines:
@@ -1435,8 +1750,9 @@ def main(argv: list[str] | None = None) -> int:
         json.dump(usage.as_json(), sys.stdout, indent=1)
         sys.stdout.write("\n")
         return 0
-    report(usage, verbose=args.verbose)
-    return 1 if usage.denials else 0
+    reasons = justifications(Path(args.template).read_text(encoding="utf-8"))
+    unjustified = report(usage, verbose=args.verbose, reasons=reasons)
+    return 1 if usage.denials or unjustified else 0
 
 
 if __name__ == "__main__":  # run as sandbox.iam's own module, so the sandboxes report to its collectors

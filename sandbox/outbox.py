@@ -12,10 +12,10 @@ from sandbox.template import ACCOUNT
 _HREF = re.compile(r'href="([^"]+)"')
 
 
-def emails_sent(region: str) -> list[dict[str, Any]]:
+def emails_sent(region: str, account: str = ACCOUNT) -> list[dict[str, Any]]:
     from moto.ses.models import ses_backends
 
-    backend = ses_backends[ACCOUNT][region]
+    backend = ses_backends[account][region]
     found = []
     for message in getattr(backend, "sent_messages", []):
         raw = getattr(message, "raw_data", None)

@@ -78,9 +78,16 @@ def create_sagemaker_resources(sm: Any, spec: dict[str, Any]) -> list[str]:
         for obj in spec["s3_objects"]:
             bucket, _, key = str(obj["Uri"]).removeprefix("s3://").partition("/")
             if bucket not in buckets:
-                s3.create_bucket(Bucket=bucket)
+                create_bucket(s3, bucket)
                 buckets.add(bucket)
             body = obj.get("Body")
             s3.put_object(Bucket=bucket, Key=key, Body=body if isinstance(body, str) else json.dumps(body))
             created.append(f"s3://{bucket}/{key}")
     return created
+
+
+def create_bucket(s3: Any, bucket: str) -> None:
+    """CreateBucket as S3 takes it: outside us-east-1 the request names the bucket's region."""
+    region = s3.meta.region_name
+    where = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+    s3.create_bucket(Bucket=bucket, **where)

@@ -92,8 +92,10 @@ class EndpointLifecycle:
 
     def __init__(self, emit: Any, later: Any) -> None:
         self.emit, self.later = emit, later
-        self.outcomes: dict[str, list[str]] = {}
-        self.held: dict[str, Any] = {}
+        # Keyed by (account, endpoint name): the same name may exist in several accounts; an outcome asked
+        # for any account is under (None, name).
+        self.outcomes: dict[tuple[str | None, str], list[str]] = {}
+        self.held: dict[tuple[str, str], Any] = {}
         self._clock = 0.0
 
     def _tick(self) -> tuple[str, int]:
@@ -106,10 +108,10 @@ class EndpointLifecycle:
             self._clock * 1000
         )
 
-    def ask(self, name: str, outcome: str) -> None:
+    def ask(self, name: str, outcome: str, account: str | None = None) -> None:
         if outcome not in OUTCOMES:
             raise ValueError(f"outcome {outcome!r}: one of {', '.join(OUTCOMES)}")
-        self.outcomes.setdefault(name, []).append(outcome)
+        self.outcomes.setdefault((account, name), []).append(outcome)
 
     def _event(
         self,
@@ -190,10 +192,15 @@ class EndpointLifecycle:
         self.later(lambda: self._end(endpoint, old, config_name, config))
 
     def _end(self, endpoint: Any, old: str | None, new: str | None, config: dict[str, Any] | None) -> None:
-        queue = self.outcomes.get(endpoint.endpoint_name) or []
+        account = endpoint.arn.split(":")[4]
+        queue = (
+            self.outcomes.get((account, endpoint.endpoint_name))
+            or self.outcomes.get((None, endpoint.endpoint_name))
+            or []
+        )
         outcome = queue.pop(0) if queue else "succeed"
         if outcome == "hold":
-            self.held[endpoint.endpoint_name] = (old, new, config)
+            self.held[(account, endpoint.endpoint_name)] = (old, new, config)
             return
         self.finish(endpoint, outcome, old, new, config)
 
@@ -225,9 +232,10 @@ class EndpointLifecycle:
             self._event(endpoint, "IN_SERVICE")
 
     def complete(self, backend: Any, name: str, outcome: str) -> None:
-        if name not in self.held:
-            raise ValueError(f"endpoint {name} is not held")
-        old, new, config = self.held.pop(name)
+        key = (backend.account_id, name)
+        if key not in self.held:
+            raise ValueError(f"endpoint {name} of account {backend.account_id} is not held")
+        old, new, config = self.held.pop(key)
         self.finish(backend.endpoints[name], outcome, old, new, config)
 
 

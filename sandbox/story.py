@@ -99,10 +99,31 @@ def replay(
     return results
 
 
-def run_replay(paths: list[str], as_json: bool, setup: str | None, out: TextIO | None = None) -> int:
+def sandbox_location(
+    events: list[dict[str, Any]], account: str | None = None, region: str | None = None
+) -> dict[str, str]:
+    """Where to replay: the account and region asked for, else the events' own when they all name one
+    (a story recorded in another account replays as that account's, nothing of it "forwarded"), else
+    the default sandbox's."""
+    found = {
+        (str(e.get("account")), str(e.get("region"))) for e in events if e.get("account") and e.get("region")
+    }
+    (own_account, own_region) = found.pop() if len(found) == 1 else (None, None)
+    location = {"account": account or own_account, "region": region or own_region}
+    return {k: v for k, v in location.items() if v}
+
+
+def run_replay(
+    paths: list[str],
+    as_json: bool,
+    setup: str | None,
+    out: TextIO | None = None,
+    account: str | None = None,
+    region: str | None = None,
+) -> int:
     out = out or sys.stdout
     events = load_events(paths)
-    with Sandbox(serve_api=False) as sb:
+    with Sandbox(serve_api=False, **sandbox_location(events, account, region)) as sb:
         if setup:
             create_sagemaker_resources(sb.client("sagemaker"), json.loads(Path(setup).read_text()))
         results = replay(sb, events, None if as_json else out)
@@ -131,12 +152,15 @@ def loaded_sandbox(
     out: TextIO | None = None,
     serve_aws: bool = False,
     policy: str | None = None,
+    account: str | None = None,
+    region: str | None = None,
 ) -> Iterator[Sandbox]:
-    """A sandbox with its API up, after replaying `paths` (and creating `setup`'s SageMaker resources).
-    Deliveries that failed are reported on `out` (stderr by default): an answer built on a partial replay
-    says so instead of looking complete."""
+    """A sandbox with its API up, after replaying `paths` (and creating `setup`'s SageMaker resources),
+    in the events' account and region (see `sandbox_location`). Deliveries that failed are reported on
+    `out` (stderr by default): an answer built on a partial replay says so instead of looking complete."""
     events = load_events(list(paths))
-    with Sandbox(policy=policy, api_port=api_port, serve_aws=serve_aws, react=serve_aws) as sb:
+    where = sandbox_location(events, account, region)
+    with Sandbox(policy=policy, api_port=api_port, serve_aws=serve_aws, react=serve_aws, **where) as sb:
         if setup:
             create_sagemaker_resources(sb.client("sagemaker"), json.loads(Path(setup).read_text()))
         results = sb.put_events(events)
@@ -176,11 +200,14 @@ def run_serve(
     serve_aws: bool = False,
     policy: str | None = None,
     outbox: str | None = None,
+    account: str | None = None,
+    region: str | None = None,
 ) -> int:
     out = out or sys.stdout
-    with loaded_sandbox(paths, setup, port, out, serve_aws, policy) as sb:
+    with loaded_sandbox(paths, setup, port, out, serve_aws, policy, account, region) as sb:
         nodes = sb.lineage()["nodes"]
         out.write(f"Steward sandbox API: {sb.api_url}   ({len(paths)} files replayed, {len(nodes)} nodes)\n")
+        out.write(f"  account {sb.account}, region {sb.region}\n")
         out.write(f"  export STEWARD_API_URL={sb.api_url}\n")
         endpoint = next((n for n in nodes if n["kind"] == "endpoint"), None)
         packages = sorted(
@@ -198,11 +225,13 @@ def run_serve(
         if start is None:
             out.write("  (nothing recorded yet: replay event files, e.g. events/story_churn.jsonl)\n")
         if serve_aws:
+            keys = sb.credentials()  # the served AWS answers a key from the account that holds it
             out.write(
                 f"Embedded AWS (SageMaker, S3, ...): {sb.aws_endpoint_url}\n"
                 "  Steward reacts to what you do there, by itself.\n"
-                f"  export AWS_ENDPOINT_URL={sb.aws_endpoint_url} AWS_ACCESS_KEY_ID=testing "
-                f"AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION={sb.region}\n"
+                f"  export AWS_ENDPOINT_URL={sb.aws_endpoint_url} "
+                f"AWS_ACCESS_KEY_ID={keys['AWS_ACCESS_KEY_ID']} "
+                f"AWS_SECRET_ACCESS_KEY={keys['AWS_SECRET_ACCESS_KEY']} AWS_DEFAULT_REGION={sb.region}\n"
                 "  (fake credentials: the SDK and the AWS CLI sign every request; never use real ones here)\n"
             )
         if outbox:

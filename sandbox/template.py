@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ACCOUNT = "123456789012"
+ACCOUNT = "123456789012"  # the default sandbox's account (moto's DEFAULT_ACCOUNT_ID); Sandbox(account=...)
 CODE_BUCKET = "sandbox-code"
 _NO_VALUE = object()
 
@@ -125,21 +125,32 @@ def _translate(template_path: Path, text: str, parameters: dict[str, str], regio
 class Resolver:
     """Resolves CloudFormation intrinsics against the sandbox's physical resources."""
 
-    def __init__(self, cfn: dict[str, Any], parameters: dict[str, str], region: str, stack: str) -> None:
+    def __init__(
+        self,
+        cfn: dict[str, Any],
+        parameters: dict[str, str],
+        region: str,
+        stack: str,
+        account: str = ACCOUNT,
+    ) -> None:
         self.cfn = cfn
         self.region = region
         self.stack = stack
+        self.account = account
         self.params: dict[str, Any] = {}
         for name, spec in (cfn.get("Parameters") or {}).items():
-            self.params[name] = parameters.get(name, spec.get("Default", ""))
+            value = parameters.get(name, spec.get("Default", ""))
+            if spec.get("Type") == "CommaDelimitedList" and isinstance(value, str):
+                value = [item.strip() for item in value.split(",")]  # what Ref returns: a list
+            self.params[name] = value
         self.params.update(
             {
                 "AWS::Region": region,
-                "AWS::AccountId": ACCOUNT,
+                "AWS::AccountId": account,
                 "AWS::Partition": "aws",
                 "AWS::StackName": stack,
                 "AWS::URLSuffix": "amazonaws.com",
-                "AWS::StackId": f"arn:aws:cloudformation:{region}:{ACCOUNT}:stack/{stack}/sandbox",
+                "AWS::StackId": f"arn:aws:cloudformation:{region}:{account}:stack/{stack}/sandbox",
             }
         )
         self.physical: dict[str, dict[str, Any]] = {}

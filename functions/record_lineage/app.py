@@ -8,7 +8,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from steward.adapters.lineage_store import LineageStore
-from steward.adapters.sagemaker import SageMakerReader
+from steward.adapters.sagemaker import SageMakerReader, workload_readers
 from steward.errors import InvalidEventError
 from steward.events import parse_or_ignore
 from steward.lineage.record import record_lineage
@@ -31,7 +31,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = get_settings()
     store = LineageStore(settings.lineage_table, settings.idempotency_table, settings.event_id_ttl_seconds)
     arn = context.invoked_function_arn.split(":")  # this account and region: what SageMaker can describe
-    outcome = record_lineage(parsed, store, SageMakerReader(), home=(arn[3], arn[4]))
+    # Another account's resources are described with that workload account's read role, when there is one.
+    elsewhere = workload_readers(settings.workload_read_roles)
+    outcome = record_lineage(parsed, store, SageMakerReader(), home=(arn[3], arn[4]), elsewhere=elsewhere)
     logger.info("lineage recorded", extra={"detail_type": parsed.detail_type, **outcome.as_dict()})
     metrics.add_metric(name=f"Lineage{outcome.outcome.capitalize()}", unit=MetricUnit.Count, value=1)
     return outcome.as_dict()

@@ -364,6 +364,11 @@ class Stage(Strict):
 
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,30}$")
     endpoint: str = Field(pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+    # Where the endpoint is (multi-account): a workload account and region, deployed to with that account's
+    # promotion role (WorkloadPromotionRoleArns). Default: TargetAccountRoleArn's account, else the
+    # registry's; the registry's region.
+    account: str | None = Field(None, pattern=r"^[0-9]{12}$")
+    region: str | None = Field(None, pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]$")
     instance_type: str = Field("ml.m5.large", pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
     instance_count: int = Field(1, ge=1, le=100)
     strategy: Literal["all-at-once", "canary", "linear"] = "canary"

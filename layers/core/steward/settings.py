@@ -8,9 +8,10 @@ start: it pulls in asyncio and every settings source).
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class Settings(BaseModel):
@@ -38,6 +39,46 @@ class Settings(BaseModel):
     model_execution_role_arn: str = Field("", alias="MODEL_EXECUTION_ROLE_ARN")
     managed_name_prefix: str = Field("", alias="MANAGED_NAME_PREFIX")
     promotion_queue_url: str = Field("", alias="PROMOTION_QUEUE_URL")
+    region: str = Field("", alias="AWS_REGION")  # set by Lambda: the function's own region
+    account_id: str = Field("", alias="STEWARD_ACCOUNT_ID")  # the stack's account (template.yaml)
+    # Multi-account: one role per workload account (comma-separated ARNs, workload-account.yaml's roles).
+    workload_read_role_arns: str = Field("", alias="WORKLOAD_READ_ROLE_ARNS")
+    workload_promotion_role_arns: str = Field("", alias="WORKLOAD_PROMOTION_ROLE_ARNS")
+
+    @field_validator("workload_read_role_arns", "workload_promotion_role_arns")
+    @classmethod
+    def _one_role_per_account(cls, value: str) -> str:
+        roles_by_account(value)  # a malformed list is a misconfiguration: fail at the first invocation
+        return value
+
+    @property
+    def workload_read_roles(self) -> dict[str, str]:
+        """Workload account id -> the role record_lineage assumes to describe that account's resources."""
+        return roles_by_account(self.workload_read_role_arns)
+
+    @property
+    def workload_promotion_roles(self) -> dict[str, str]:
+        """Workload account id -> the role promotion assumes to deploy in that account."""
+        return roles_by_account(self.workload_promotion_role_arns)
+
+
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(?P<account>[0-9]{12}):role/[a-zA-Z0-9+=,.@_/-]+$")
+
+
+def roles_by_account(value: str) -> dict[str, str]:
+    """{account: role ARN} from a comma-separated list of role ARNs, at most one per account."""
+    roles: dict[str, str] = {}
+    for raw in value.split(","):
+        arn = raw.strip()
+        if not arn:
+            continue
+        match = _ROLE_ARN.fullmatch(arn)
+        if match is None:
+            raise ValueError(f"{arn[:100]!r} is not an IAM role ARN")
+        if match["account"] in roles and roles[match["account"]] != arn:
+            raise ValueError(f"two roles for account {match['account']}: one role per workload account")
+        roles[match["account"]] = arn
+    return roles
 
 
 @lru_cache(maxsize=1)

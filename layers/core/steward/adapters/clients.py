@@ -18,18 +18,21 @@ def client(service: str, region: str | None = None) -> Any:
     )
 
 
-_ASSUMED: dict[tuple[str, str | None, str], tuple[float, Any]] = {}
+_ASSUMED: dict[tuple[str, str | None, str, str | None], tuple[float, Any]] = {}
 
 
 def assumed_client(service: str, region: str | None, role_arn: str, session: str) -> Any:
     """A client with `role_arn`'s credentials (another account's role), reused until 5 minutes before
     they expire."""
+    import os
     import time
 
     import boto3
     from botocore.config import Config
 
-    key = (service, region, role_arn)
+    # Per function: in Lambda a process hosts one function, but one process may host them all (the
+    # sandbox), and a role assumed by one function must not lend its credentials to another.
+    key = (service, region, role_arn, os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
     cached = _ASSUMED.get(key)
     if cached and cached[0] > time.time() + 300:
         return cached[1]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from steward.adapters.clients import RETRYABLE_CODES, client, error_code
+from steward.adapters.clients import RETRYABLE_CODES, assumed_client, client, error_code
 from steward.errors import DependencyError, NotFoundError
 from steward.lineage.extract import EndpointConfigFacts, ModelFacts
 
@@ -24,14 +24,26 @@ def call(sm: Any, operation: str, not_found: tuple[str, ...], **kwargs: Any) -> 
 
 
 class SageMakerReader:
-    """DescribeEndpointConfig / DescribeModel, with ClientError turned into domain errors."""
+    """DescribeEndpointConfig / DescribeModel, with ClientError turned into domain errors. With `role_arn`
+    (a workload account's read role), every call is made with that role's credentials, in its account."""
 
-    def __init__(self, region: str | None = None) -> None:
+    def __init__(self, region: str | None = None, role_arn: str | None = None) -> None:
         self.region = region
+        self.role_arn = role_arn
 
     @property
     def _sm(self) -> Any:
-        return client("sagemaker", self.region)
+        if self.role_arn is None:
+            return client("sagemaker", self.region)
+        try:
+            return assumed_client("sagemaker", self.region, self.role_arn, "steward-lineage")
+        except Exception as exc:  # a role that cannot be assumed reads nothing: recorded degraded
+            code = error_code(exc)
+            if code in RETRYABLE_CODES or code.startswith("5"):
+                raise DependencyError(f"AssumeRole {self.role_arn}: {code}") from exc
+            if code:
+                raise NotFoundError(f"cannot assume {self.role_arn}: {code}") from exc
+            raise
 
     def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
         # A record that cannot be described (gone, or not ours to read) is recorded degraded, not retried.
@@ -102,3 +114,13 @@ class SageMakerCatalog(SageMakerReader):
         if not operation.startswith("list_"):
             raise ValueError(f"{operation} is not a List call")
         return self._call(operation, **kwargs)
+
+
+def workload_readers(roles: dict[str, str]) -> Any:
+    """(account, region) -> a reader with that workload account's read role, or None without one."""
+
+    def reader(account: str, region: str) -> SageMakerReader | None:
+        role = roles.get(account)
+        return SageMakerReader(region, role) if role else None
+
+    return reader

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 
 def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915 (one statement per option reads best)
@@ -31,6 +31,7 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915 (one statement per op
         metavar="FILE",
         help="SageMaker resources to create first ({create_model: [...], create_endpoint_config: [...]})",
     )
+    _add_location(replay)
     serve = local_commands.add_parser(
         "serve", help="keep a sandbox (and its API on 127.0.0.1) up until Ctrl-C"
     )
@@ -48,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915 (one statement per op
         action="store_true",
         help="also serve the embedded AWS on 127.0.0.1 for your SDK or CLI code; Steward reacts by itself",
     )
+    _add_location(serve)
 
     lineage = commands.add_parser("lineage", help="walk the lineage graph from a node (ARN or s3:// URI)")
     lineage.add_argument("id")
@@ -143,6 +145,7 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915 (one statement per op
     deployments.add_argument("endpoint", help="endpoint name or ARN")
     deployments.add_argument("--at", metavar="TIME", help="ISO-8601 time: what was serving then")
     deployments.add_argument("--json", action="store_true")
+    _add_endpoint_location(deployments)
     add_target_options(deployments)
 
     rollback = commands.add_parser(
@@ -155,8 +158,40 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915 (one statement per op
         "--wait", type=float, default=30.0, metavar="SECONDS", help="follow it this long (0: just ask)"
     )
     rollback.add_argument("--json", action="store_true")
+    _add_endpoint_location(rollback)
     add_target_options(rollback)
     return parser
+
+
+def _checked(pattern: str, what: str) -> Callable[[str], str]:
+    import re
+
+    def check(value: str) -> str:
+        if not re.fullmatch(pattern, value):
+            raise argparse.ArgumentTypeError(f"{value!r} is not {what}")
+        return value
+
+    return check
+
+
+_ACCOUNT_ID = _checked(r"[0-9]{12}", "a 12-digit AWS account id")
+_REGION_NAME = _checked(r"[a-z]{2}(-[a-z]+)+-[0-9]", "an AWS region name")
+
+
+def _add_location(parser: argparse.ArgumentParser) -> None:
+    where = "default: the events' own when they all name one, else 123456789012 / us-east-1"
+    parser.add_argument(
+        "--account", metavar="ID", type=_ACCOUNT_ID, help=f"the sandbox's AWS account ({where})"
+    )
+    parser.add_argument(
+        "--region", metavar="NAME", type=_REGION_NAME, help="the sandbox's region (as --account)"
+    )
+
+
+def _add_endpoint_location(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("an endpoint of another account or region (a workload account's)")
+    group.add_argument("--account", metavar="ID", type=_ACCOUNT_ID, help="the endpoint's account")
+    group.add_argument("--endpoint-region", metavar="NAME", type=_REGION_NAME, help="the endpoint's region")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -181,9 +216,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                         serve_aws=args.serve_aws,
                         policy=args.policy,
                         outbox=args.outbox,
+                        account=args.account,
+                        region=args.region,
                     )
                 )
-            return int(run_replay(args.files, args.json, args.setup))
+            return int(
+                run_replay(args.files, args.json, args.setup, account=args.account, region=args.region)
+            )
         if args.command == "lineage":
             return commands.lineage(args)
         if args.command == "deployments":

@@ -69,10 +69,11 @@ def lineage(args: argparse.Namespace) -> int:
 
 def deployments(args: argparse.Namespace) -> int:
     with api_for(args) as api:
+        where = {"account": args.account, "region": args.endpoint_region}
         if args.at:
-            answer: Any = api.serving(args.endpoint, args.at)
+            answer: Any = api.serving(args.endpoint, args.at, **where)
         else:
-            answer = api.deployments(args.endpoint)
+            answer = api.deployments(args.endpoint, **where)
     if args.json:
         print(json.dumps(answer, indent=2))
     elif args.at:
@@ -86,12 +87,13 @@ def rollback(args: argparse.Namespace) -> int:
     """Ask for the rollback, then follow it in the endpoint's history until it ends (or --wait runs out)."""
     import time
 
+    where = {"account": args.account, "region": args.endpoint_region}
     with api_for(args) as api:
-        asked = api.rollback(args.endpoint, args.to_version, args.reason)
+        asked = api.rollback(args.endpoint, args.to_version, args.reason, **where)
         found: dict[str, Any] | None = None
         deadline = time.monotonic() + max(args.wait, 0)
         while True:
-            history = api.deployments(args.endpoint)
+            history = api.deployments(args.endpoint, **where)
             mine = [e["steward"] for e in history["items"] if e.get("steward")] + history.get("requests", [])
             found = next((d for d in mine if d.get("rollbackRequest") == asked["request_id"]), None)
             if (found and found["status"] not in ("queued", "started")) or time.monotonic() >= deadline:

@@ -39,8 +39,10 @@ class StewardApi:
         query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
         return self._send("GET", f"{self.base_url}{path}" + (f"?{query}" if query else ""), None)
 
-    def post(self, path: str, body: dict[str, Any]) -> Any:
-        return self._send("POST", f"{self.base_url}{path}", json.dumps(body).encode())
+    def post(self, path: str, body: dict[str, Any], **params: Any) -> Any:
+        query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
+        url = f"{self.base_url}{path}" + (f"?{query}" if query else "")
+        return self._send("POST", url, json.dumps(body).encode())
 
     def get_text(self, path: str, accept: str, **params: Any) -> str:
         """A non-JSON answer (the audit report's HTML) as text."""
@@ -115,25 +117,41 @@ class StewardApi:
     def compare(self, a: str, b: str) -> dict[str, Any]:
         return self.get("/compare", a=a, b=b)  # type: ignore[no-any-return]
 
-    def deployments(self, endpoint: str) -> dict[str, Any]:
+    def deployments(
+        self, endpoint: str, account: str | None = None, region: str | None = None
+    ) -> dict[str, Any]:
+        """`account`/`region`: an endpoint of another account or region (a workload account's)."""
         name = urllib.parse.quote(endpoint, safe="")
         items: list[Any] = []
         token = None
         while True:
-            page = self.get(f"/endpoints/{name}/deployments", limit=500, next=token)
+            page = self.get(
+                f"/endpoints/{name}/deployments", limit=500, next=token, account=account, region=region
+            )
             items += page["items"]
             token = page.get("next")
             if not token:
                 return {"endpoint": page["endpoint"], "requests": page.get("requests", []), "items": items}
 
-    def rollback(self, endpoint: str, to_version: int | None, reason: str) -> dict[str, Any]:
+    def rollback(
+        self,
+        endpoint: str,
+        to_version: int | None,
+        reason: str,
+        account: str | None = None,
+        region: str | None = None,
+    ) -> dict[str, Any]:
         body: dict[str, Any] = {"reason": reason}
         if to_version is not None:
             body["toVersion"] = to_version
-        return self.post(f"/endpoints/{urllib.parse.quote(endpoint, safe='')}/rollback", body)  # type: ignore[no-any-return]
+        path = f"/endpoints/{urllib.parse.quote(endpoint, safe='')}/rollback"
+        return self.post(path, body, account=account, region=region)  # type: ignore[no-any-return]
 
-    def serving(self, endpoint: str, at: str) -> dict[str, Any]:
-        return self.get(f"/endpoints/{urllib.parse.quote(endpoint, safe='')}/serving", at=at)  # type: ignore[no-any-return]
+    def serving(
+        self, endpoint: str, at: str, account: str | None = None, region: str | None = None
+    ) -> dict[str, Any]:
+        path = f"/endpoints/{urllib.parse.quote(endpoint, safe='')}/serving"
+        return self.get(path, at=at, account=account, region=region)  # type: ignore[no-any-return]
 
     def report(self, package: str) -> dict[str, Any]:
         return dict(self.get("/report", package=package, format="json"))

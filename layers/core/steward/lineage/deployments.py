@@ -102,21 +102,39 @@ def versions_of(
             for e in package_edges
             if e["relation"] == "instantiated-as" and ":model-package/" in e["from"]
         ]
+    deployed: dict[str, str] = {}
+    if not packages:  # the config was never described (another account, no read role): Steward's records
+        deployed = _deployed_packages(store, endpoint_id, config)
+        packages = list(deployed)
     nodes = store.get_nodes(packages + [f"{p}/approval" for p in packages]) if packages else {}
     versions = []
     for package in packages:
         node, approval = nodes.get(package, {}), nodes.get(f"{package}/approval", {})
-        versions.append(
-            {
-                "modelPackageArn": package,
-                "version": node.get("version"),
-                "status": node.get("status"),
-                "approvedBy": approval.get("approvedBy"),
-                "approvalDescription": node.get("approvalDescription"),
-            }
-        )
+        version = {
+            "modelPackageArn": package,
+            "version": node.get("version"),
+            "status": node.get("status"),
+            "approvedBy": approval.get("approvedBy"),
+            "approvalDescription": node.get("approvalDescription"),
+        }
+        if package in deployed:
+            version["fromDeployment"] = deployed[package]  # known from that record, not from SageMaker
+        versions.append(version)
     cache[config] = versions
     return versions
+
+
+def _deployed_packages(store: HistoryReader, endpoint_id: str, config: str) -> dict[str, str]:
+    """{package ARN: deployment id} of the deployments Steward made of `config` on the endpoint: its own
+    record of what it deployed, which needs no Describe call (README "Multi-account")."""
+    _, edges = store.node_with_edges(endpoint_id, "upstream")
+    ids = [e["from"] for e in edges if e["relation"] == "deployed-to"]
+    found: dict[str, str] = {}
+    for node in store.get_nodes(ids).values() if ids else []:
+        package = node.get("modelPackageArn")
+        if str(node.get("endpointConfigName") or "").lower() == config.lower() and package:
+            found.setdefault(str(package).lower(), str(node.get("deploymentId") or node["id"]))
+    return found
 
 
 def _describe_versions(store: HistoryReader, endpoint_id: str, deployments: list[dict[str, Any]]) -> None:

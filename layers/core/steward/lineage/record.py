@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -48,11 +49,15 @@ class RecordOutcome:
         return shown
 
 
+Elsewhere = Callable[[str, str], SageMakerLookup | None]
+
+
 def record_lineage(
     event: ev.StewardEvent,
     store: LineageWriter,
     sagemaker: SageMakerLookup,
     home: tuple[str, str] | None = None,
+    elsewhere: Elsewhere | None = None,
 ) -> RecordOutcome:
     """Upsert the nodes and edges `event` states; move its resource's status forward only.
 
@@ -60,6 +65,10 @@ def record_lineage(
     does not know them yet) and never cached in memory. When SageMaker cannot say (deleted, no access),
     the event is still recorded with what it carries and the gap is reported in `degraded`. The read
     of the known configs (or model) also reads the event's marker, so a duplicate stops there.
+
+    `home` is (region, account) of this function's credentials. A resource of another account or region
+    (a forwarded event) is described through `elsewhere(account, region)` (a workload account's read
+    role); without one it is recorded by name only, and `degraded` says why.
     """
     configs: dict[str, EndpointConfigFacts] = {}
     model: ModelFacts | None = None
@@ -68,17 +77,18 @@ def record_lineage(
     try:
         if isinstance(event, ev.EndpointStateChange | ev.EndpointDeploymentStateChange):
             region, account, _ = resource_location(event, event.detail.endpoint_arn)
-            if home is not None and (region, account) != home:
-                # Another account's endpoint (forwarded events): its configs are not ours to describe.
-                degraded = [f"endpoint in {account}/{region}: configs recorded by name only"]
+            lookup, why = _reader(region, account, home, sagemaker, elsewhere)
+            if lookup is None:
+                degraded = [f"endpoint in {account}/{region}: configs recorded by name only ({why})"]
             else:
-                configs, degraded = _resolve_configs(event, store, sagemaker)
+                configs, degraded = _resolve_configs(event, store, lookup)
         elif isinstance(event, ev.TransformJobStateChange) and event.detail.model_name:
             region, account, _ = resource_location(event, event.detail.transform_job_arn)
-            if home is not None and (region, account) != home:
-                degraded = [f"transform job in {account}/{region}: model recorded by name only"]
+            lookup, why = _reader(region, account, home, sagemaker, elsewhere)
+            if lookup is None:
+                degraded = [f"transform job in {account}/{region}: model recorded by name only ({why})"]
             else:
-                model, degraded = _resolve_model(event, store, sagemaker)
+                model, degraded = _resolve_model(event, store, lookup)
     except DuplicateEventError:
         applied = True
     change = extract(event, configs=configs, model=model)
@@ -102,6 +112,25 @@ def record_lineage(
         tuple(degraded),
         tuple(advanced),
     )
+
+
+def _reader(
+    region: str,
+    account: str,
+    home: tuple[str, str] | None,
+    sagemaker: SageMakerLookup,
+    elsewhere: Elsewhere | None,
+) -> tuple[SageMakerLookup | None, str]:
+    """Who can describe a resource of (account, region): this function, a workload's read role, or
+    nobody (and why)."""
+    if home is None or (region, account) == home:
+        return sagemaker, ""
+    lookup = elsewhere(account, region) if elsewhere is not None else None
+    if lookup is not None:
+        return lookup, ""
+    if account == home[1]:
+        return None, f"another region of this account: {home[0]} describes its own only"
+    return None, f"no read role for account {account}: template parameter WorkloadReadRoleArns"
 
 
 def _resolve_configs(

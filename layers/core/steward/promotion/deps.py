@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from steward.errors import NotFoundError
+from steward.lineage.arns import sagemaker_arn
 from steward.lineage.graph import LineageChange, NodeKind
 from steward.notify.models import Notification
 from steward.policy import Stage
@@ -65,6 +67,37 @@ class Deps:
     # Opens a stage's own approval request (the approval gate's use case), for stages that need one.
     request_stage_approval: Callable[[Deployment, Stage, int], dict[str, Any]] | None = None
     log: list[str] = field(default_factory=list)
+    # Multi-account: SageMaker of (account, region); None when no role reaches that account. Without it,
+    # every call goes through `endpoints`.
+    endpoints_in: Callable[[str, str], Endpoints | None] | None = None
+    # The account of a stage that names none (TargetAccountRoleArn's), else the registry's.
+    default_account: str | None = None
+
+
+def stage_endpoint_arn(package: str, stage: Stage, deps: Deps) -> str:
+    """Where the stage's endpoint is: the stage's account and region, by default the registry's."""
+    region, account = package.split(":")[3], package.split(":")[4]
+    return sagemaker_arn(
+        stage.region or region, stage.account or deps.default_account or account, "endpoint", stage.endpoint
+    )
+
+
+def endpoints_of(deps: Deps, endpoint_arn: str) -> Endpoints:
+    """SageMaker of the endpoint's account (that account's promotion role, when it is another)."""
+    if deps.endpoints_in is None:
+        return deps.endpoints
+    parts = endpoint_arn.split(":")
+    found = deps.endpoints_in(parts[4], parts[3])
+    if found is None:
+        raise NotFoundError(
+            f"no promotion role for account {parts[4]}: template parameter WorkloadPromotionRoleArns"
+        )
+    return found
+
+
+def sagemaker_of(deps: Deps, deployment: Deployment) -> Endpoints:
+    """SageMaker of the deployment's endpoint."""
+    return endpoints_of(deps, deployment.endpoint_arn)
 
 
 class Worklist(Protocol):

@@ -15,7 +15,7 @@ from steward.errors import NotFoundError, StaleEventError
 from steward.notify.models import Kind
 from steward.policy import Policy, Stage
 from steward.promotion import integration, machine, records
-from steward.promotion.deps import Deps
+from steward.promotion.deps import Deps, sagemaker_of
 from steward.promotion.models import ACTIVE, Deployment
 
 
@@ -98,7 +98,7 @@ def _test(deployment: Deployment, stage: Stage, deps: Deps, now: datetime, polic
     deploys meanwhile."""
     test = stage.integration_test
     assert test is not None
-    endpoint = deployment.endpoint
+    endpoint, sagemaker = deployment.endpoint, sagemaker_of(deps, deployment)
     try:
         requests = list(test.requests)
         if test.requests_s3_uri:
@@ -107,7 +107,7 @@ def _test(deployment: Deployment, stage: Stage, deps: Deps, now: datetime, polic
         result = integration.not_run(f"sample requests could not be read: {exc}")
     else:
         result = integration.run(
-            test, requests, lambda body, ctype, accept: deps.endpoints.invoke(endpoint, body, ctype, accept)
+            test, requests, lambda body, ctype, accept: sagemaker.invoke(endpoint, body, ctype, accept)
         )
     step = machine.transition(deployment, machine.Tested(result, now), stage)
     if step.state is None:

@@ -83,3 +83,12 @@ def warnings_for(stage: Stage) -> list[str]:
             "cannot roll back on its own; name CloudWatch alarms in stages[].rollback_alarms"
         ]
     return []
+
+
+def execution_role(role_arn: str, account: str) -> str:
+    """The execution role CreateModel passes in `account`: the stack's ModelExecutionRoleArn, or in another
+    account the role of the same name (path included) there (README "Multi-account")."""
+    parts = role_arn.split(":", 5)
+    if len(parts) < 6 or parts[4] == account:
+        return role_arn
+    return ":".join([*parts[:4], account, parts[5]])

@@ -29,7 +29,17 @@ from steward.lineage.arns import sagemaker_arn
 from steward.lineage.graph import NodeKind
 from steward.policy import Policy, Stage
 from steward.promotion import effects, machine
-from steward.promotion.deps import Approvals, Deps, Endpoints, Lineage, Outbox, Store, Worklist
+from steward.promotion.deps import (
+    Approvals,
+    Deps,
+    Endpoints,
+    Lineage,
+    Outbox,
+    Store,
+    Worklist,
+    sagemaker_of,
+    stage_endpoint_arn,
+)
 from steward.promotion.models import ACTIVE, Deployment, RollbackCommand
 from steward.promotion.records import notification as _notification
 from steward.promotion.records import test_notification as _test_notification
@@ -54,6 +64,7 @@ __all__ = [
     "promote",
     "reconcile",
     "rollback",
+    "stage_endpoint_arn",
 ]
 
 
@@ -85,8 +96,7 @@ def _refused_unapproved(package: str, first: Stage, deps: Deps) -> bool:
     """Whether the version's first stage was refused for want of an approval. Approved in the registry
     first (console, SDK) and then through Steward, the package is already Approved: Steward's write-back is
     a metadata-only update, which must still start the promotion the first event could not."""
-    region, account = package.split(":")[3], package.split(":")[4]
-    endpoint_arn = sagemaker_arn(region, account, "endpoint", first.endpoint)
+    endpoint_arn = stage_endpoint_arn(package, first, deps)
     existing = deps.store.get(endpoint_arn, Deployment.id_for(package, endpoint_arn, "promotion"))
     return existing is not None and existing.status == "refused"
 
@@ -113,7 +123,8 @@ def on_endpoint_event(event: Any, policy: Policy, deps: Deps, now: datetime) -> 
         return {"outcome": "ignored", "reason": "no Steward deployment in progress on this endpoint"}
     if isinstance(event, ev.EndpointDeploymentStateChange):
         return _progress(deployment, event, deps)
-    truth = machine.EndpointTruth.of(deps.endpoints.describe_endpoint(deployment.endpoint))  # events lag
+    # Events can be late: ask SageMaker (of the endpoint's account).
+    truth = machine.EndpointTruth.of(sagemaker_of(deps, deployment).describe_endpoint(deployment.endpoint))
     step = machine.transition(
         deployment, machine.EndpointSeen(truth, "event", now), effects.stage_for(policy, deployment)
     )
@@ -164,7 +175,8 @@ def reconcile(
         since = deployment.started_at or deployment.created_at
         if (now - since).total_seconds() < settle_seconds:
             continue
-        truth = machine.EndpointTruth.of(deps.endpoints.describe_endpoint(deployment.endpoint))
+        described = sagemaker_of(deps, deployment).describe_endpoint(deployment.endpoint)
+        truth = machine.EndpointTruth.of(described)
         step = machine.transition(
             deployment, machine.EndpointSeen(truth, "reconciler", now), effects.stage_for(policy, deployment)
         )

@@ -9,10 +9,9 @@ from datetime import datetime
 from typing import Any
 
 from steward.errors import NotFoundError, StaleEventError
-from steward.lineage.arns import sagemaker_arn
 from steward.policy import Policy, Stage
 from steward.promotion import effects, machine, plan
-from steward.promotion.deps import Deps
+from steward.promotion.deps import Deps, endpoints_of, sagemaker_of, stage_endpoint_arn
 from steward.promotion.models import Deployment, RollbackCommand
 from steward.promotion.records import group_of, version_of
 
@@ -66,8 +65,7 @@ def promote(
     """Deploy `package` to stage `stage_index` of its group (the approval record must allow it)."""
     stages = policy.stages(group)
     stage = stages[stage_index]
-    region, account = package.split(":")[3], package.split(":")[4]
-    endpoint_arn = sagemaker_arn(region, account, "endpoint", stage.endpoint)
+    endpoint_arn = stage_endpoint_arn(package, stage, deps)
     request_id, approvers, warnings, refusal = _authorisation(
         package, artifact, policy, group, deps, stage.name, approval_request
     )
@@ -120,12 +118,16 @@ def start(deployment: Deployment, stage: Stage, policy: Policy, deps: Deps, now:
         return refuse(deployment, f"endpoint {deployment.endpoint} is outside the managed prefix", deps, now)
     if not deps.execution_role_arn:
         return refuse(deployment, "no execution role: deploy the stack with ModelExecutionRoleArn", deps, now)
-    endpoint = deps.endpoints.describe_endpoint(deployment.endpoint)
+    try:
+        sagemaker = sagemaker_of(deps, deployment)
+    except NotFoundError as exc:  # another account, and no role there: nothing can be deployed
+        return refuse(deployment, str(exc), deps, now)
+    endpoint = sagemaker.describe_endpoint(deployment.endpoint)
     name = plan.resource_name(deployment.group, deployment.version, deployment.suffix)
     if endpoint and name in (endpoint["config"], endpoint.get("pending")):
         return _resume(deployment, endpoint, name, policy, deps, now)
     serving_package = (
-        deps.endpoints.config_package(endpoint["config"]) if endpoint and endpoint["config"] else None
+        sagemaker.config_package(endpoint["config"]) if endpoint and endpoint["config"] else None
     )
     serving_version = version_of(serving_package)
     if deployment.kind == "promotion" and serving_package:
@@ -153,15 +155,16 @@ def start(deployment: Deployment, stage: Stage, policy: Policy, deps: Deps, now:
     tags = plan.tags(deployment.id, deployment.package_arn, deployment.approval_request, deployment.stage)
     previous_config = endpoint["config"] if endpoint else None
     try:
-        deps.endpoints.create_model(name, deployment.package_arn, deps.execution_role_arn, tags)
-        capture = deps.endpoints.data_capture(previous_config) if previous_config else None
-        deps.endpoints.create_endpoint_config(name, plan.production_variants(stage, name), tags, capture)
+        role = plan.execution_role(deps.execution_role_arn, deployment.endpoint_arn.split(":")[4])
+        sagemaker.create_model(name, deployment.package_arn, role, tags)
+        capture = sagemaker.data_capture(previous_config) if previous_config else None
+        sagemaker.create_endpoint_config(name, plan.production_variants(stage, name), tags, capture)
         config = plan.deployment_config(stage)
         if endpoint is None or (endpoint["status"] == "Failed" and not previous_config):
-            deps.endpoints.create_endpoint(deployment.endpoint, name, tags)
+            sagemaker.create_endpoint(deployment.endpoint, name, tags)
             config = {}
         else:
-            deps.endpoints.update_endpoint(deployment.endpoint, name, config)
+            sagemaker.update_endpoint(deployment.endpoint, name, config)
     except NotFoundError as exc:  # SageMaker refused the request (validation): it will not get better
         deps.store.release(deployment.endpoint_arn, deployment.id)
         named = deployment.model_copy(update={"model_name": name, "config_name": name})
@@ -236,10 +239,11 @@ def rollback(
     Steward or outside it count too.
     """
     name = command.endpoint_arn.rsplit("/", 1)[-1]
-    endpoint = deps.endpoints.describe_endpoint(name)
+    sagemaker = endpoints_of(deps, command.endpoint_arn)  # of the endpoint's account
+    endpoint = sagemaker.describe_endpoint(name)
     if endpoint is None:
         raise NotFoundError(f"no endpoint {name}")
-    current = deps.endpoints.config_package(endpoint["config"]) if endpoint["config"] else None
+    current = sagemaker.config_package(endpoint["config"]) if endpoint["config"] else None
     if current is None:
         raise NotFoundError(f"{name} does not serve a model package Steward can roll back from")
     group = group_of(current)

@@ -38,11 +38,36 @@ def _stage_approvals(policy: Any) -> Any:
     return request
 
 
+def _endpoints_in(home: Endpoints, s: Any) -> Any:
+    """SageMaker of an account and region: that account's promotion role (WorkloadPromotionRoleArns, or
+    TargetAccountRoleArn), or this function's own credentials in its own account; None for another
+    account without a role."""
+    roles = s.workload_promotion_roles
+    target = s.target_role_arn or None
+    target_account = target.split(":")[4] if target else None
+    made: dict[tuple[str, str], Endpoints] = {}
+
+    def endpoints_in(account: str, region: str) -> Endpoints | None:
+        if account not in roles and account == (target_account or s.account_id) and region == s.region:
+            return home  # the account and region `home` already calls in
+        role = roles.get(account) or (target if account == target_account else None)
+        if role is None and account != s.account_id:
+            return None  # another account, and no role there
+        if (account, region) not in made:
+            made[(account, region)] = Endpoints(region=region, role_arn=role)
+        return made[(account, region)]
+
+    return endpoints_in
+
+
 def promotion_deps(policy: Any = None) -> Deps:
     s = get_settings()
+    home = Endpoints(role_arn=s.target_role_arn or None)
     return Deps(
         store=DeploymentStore(s.lineage_table),
-        endpoints=Endpoints(role_arn=s.target_role_arn or None),
+        endpoints=home,
+        endpoints_in=_endpoints_in(home, s),
+        default_account=s.target_role_arn.split(":")[4] if s.target_role_arn else None,
         approvals=ApprovalStore(s.lineage_table, s.idempotency_table),
         lineage=LineageStore(s.lineage_table, s.idempotency_table),
         outbox=NotificationQueue(s.notification_queue_url),
