@@ -674,6 +674,27 @@ class Sandbox:
                 sagemaker_backends[account][region], arn, status, list(steps), emit, failure_reason
             )
 
+    def finish_training_rules(
+        self, job_name: str, statuses: dict[str, str], details: dict[str, str] | None = None
+    ) -> None:
+        """End Debugger/Profiler rules of a training job created with DebugRuleConfigurations or
+        ProfilerRuleConfigurations (which DescribeTrainingJob reports InProgress until then): e.g.
+        {"Overfit": "IssuesFound"}, with optional StatusDetails per rule. No event follows (SageMaker
+        sends none when a rule ends after its job): the reconciler reads them from DescribeTrainingJob."""
+        from moto.sagemaker.models import sagemaker_backends
+
+        from sandbox.sagemaker import finish_training_rules
+
+        with self._invoke_lock:
+            finish_training_rules(sagemaker_backends[self.account][self.region], job_name, statuses, details)
+
+    def training_job_event(self, job_name: str) -> dict[str, Any]:
+        """The Training Job State Change SageMaker sends for `job_name` as DescribeTrainingJob answers it
+        now (with its rule evaluations): deliver it with `put_events` (change it first to tell a story)."""
+        from sandbox.sagemaker import training_job_event
+
+        return training_job_event(self.client("sagemaker").describe_training_job(TrainingJobName=job_name))
+
     def backfill(
         self,
         since: str | None = None,

@@ -1,17 +1,31 @@
-"""reconcile_lineage: on a schedule, repair records that lost SageMaker events left stale."""
+"""reconcile_lineage: on a schedule, repair records that lost SageMaker events left stale, and read the
+Debugger/Profiler rules that were still running when their training job ended."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from steward.adapters.lineage_store import LineageStore
+from steward.adapters.notification_queue import NotificationQueue
 from steward.adapters.sagemaker import SageMakerReader
+from steward.events import models as ev
 from steward.lineage.reconcile import reconcile
+from steward.notify.jobs import rule_findings
 from steward.observability import logger, metrics, tracer
+from steward.policy import load_policy
 from steward.settings import get_settings
+
+
+def _alert(event: ev.TrainingJobStateChange, advanced: list[dict[str, Any]]) -> None:
+    """The alert the training-job event would have raised, for the rules that ended after it."""
+    notification = rule_findings(event, load_policy(), only=advanced)
+    if notification is not None:
+        NotificationQueue(get_settings().notification_queue_url).send(notification)
+        logger.info("rule findings reported", extra={"dedupe_key": notification.dedupe_key})
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -21,11 +35,19 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = get_settings()
     store = LineageStore(settings.lineage_table, settings.idempotency_table, settings.event_id_ttl_seconds)
     arn = context.invoked_function_arn.split(":")
-    report = reconcile(store, SageMakerReader(), budget=settings.reconcile_budget, home=(arn[3], arn[4]))
+    report = reconcile(
+        store,
+        SageMakerReader(),
+        budget=settings.reconcile_budget,
+        home=(arn[3], arn[4]),
+        now=datetime.now(UTC),
+        on_rules=_alert,
+    )
     for repair in report.repaired:
         logger.warning("repaired a stale record", extra=repair)
     metrics.add_metric(name="RecordsChecked", unit=MetricUnit.Count, value=report.checked)
     metrics.add_metric(name="RepairRecorded", unit=MetricUnit.Count, value=len(report.repaired))
+    metrics.add_metric(name="RuleEvaluationRecorded", unit=MetricUnit.Count, value=len(report.rules))
     if report.budget_exhausted:
         logger.info("budget exhausted; the rest waits for the next run", extra={"budget": report.checked})
     return report.as_dict()

@@ -200,6 +200,13 @@ SCENARIOS: dict[str, Callable[[], None]] = {
         "test_reconciler_repairs_a_lost_endpoint_update",
     ),
     "reconcile-every-kind": _reconcile_every_kind,
+    # Debugger/Profiler rules that end after their job: record_lineage and the reconciler merge them forward,
+    # the reconciler alerts (with the policy's routes); sweep_approvals re-gates with the training jobs read
+    "training-rules-later": _test(
+        "tests.integration.test_training_rules_later",
+        "test_rules_that_end_after_the_job_are_read_from_describe_alerted_once_and_never_go_back",
+        "test_the_gate_waits_for_rules_still_running_and_rejects_when_the_finding_arrives",
+    ),
     "backfill": _test(
         "tests.integration.test_backfill",
         "test_a_rerun_changes_nothing",

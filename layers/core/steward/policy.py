@@ -280,6 +280,10 @@ class Gate(Strict):
     # A version whose training job's SageMaker Debugger/Profiler rules found issues: ignore it, hold it
     # for people (never auto-approved), or reject it.
     training_rules: Literal["ignore", "hold", "reject"] = "ignore"
+    # A rule still running when the version is registered (rules often end after their training job) is
+    # not "no issues": with hold or reject, the gate waits this long for the rules (the reconciler reads
+    # them, the approvals sweep re-gates), then sends the version to people with the unfinished rules named.
+    training_rules_wait_minutes: float = Field(240, ge=0, le=7 * 24 * 60)
     data_checks: DataChecks = Field(default_factory=DataChecks)
 
 

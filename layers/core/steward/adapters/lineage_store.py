@@ -11,7 +11,7 @@ from typing import Any
 
 from steward.adapters.clients import client, error_code
 from steward.errors import DuplicateEventError, StaleEventError
-from steward.lineage import keys
+from steward.lineage import keys, rules
 from steward.lineage.arns import s3_split
 from steward.lineage.graph import LineageChange, NodeKind, NodeUpdate
 from steward.lineage.lifecycle import RANKED_KINDS, RETRYABLE_KINDS, is_terminal_rank, status_rank
@@ -21,6 +21,7 @@ ATTR_PREFIX = "a_"
 _TRANSACTION_LIMIT = 100
 _BATCH_GET_LIMIT = 100
 _S3_KINDS = (NodeKind.DATASET, NodeKind.MODEL_ARTIFACT)
+RULES_WATCH = "RULES#training-job"  # gsi1: training jobs whose rules have not all finished
 
 
 def _serializer() -> Any:
@@ -433,6 +434,75 @@ class LineageStore:
                 return False
             raise
         return True
+
+    def merge_rules(
+        self, node_id: str, reported: list[dict[str, Any]], attempts: int = 8
+    ) -> list[dict[str, Any]]:
+        """Merge a training job's reported rule evaluations into its node, each rule forward only
+        (lineage.rules.merge), and keep the job on the rules' watch (the sparse listing RULES_WATCH of
+        index gsi1, which jobs never use otherwise) while any rule is unfinished, whatever the job's own
+        status. Optimistic on a revision of the rules: a concurrent merge makes this one read again.
+        Returns the entries that moved a rule forward (none for a duplicate)."""
+        key = self._key(node_id)
+        for _ in range(attempts):
+            item = self._ddb.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item")
+            if item is None:
+                return []  # not recorded (the change before failed): the event's retry merges
+            plain = from_item(item)
+            merged, advanced = rules.merge(plain.get(ATTR_PREFIX + "ruleEvaluations") or [], reported)
+            watched = any(rules.is_open(r) for r in merged)
+            listed = plain.get("gsi1pk") == RULES_WATCH
+            if not advanced and (watched == listed or plain.get(ATTR_PREFIX + "rulesWatch")):
+                return []  # nothing new (a watch the reconciler ended stays ended)
+            revision = int(plain.get("rulesRevision") or 0)
+            expr = Expr()
+            expr.set(ATTR_PREFIX + "ruleEvaluations", merged)
+            expr.set("rulesRevision", revision + 1)
+            if watched:
+                expr.set("gsi1pk", RULES_WATCH)
+                expr.set("gsi1sk", str(plain.get("statusTime") or plain.get("updatedAt") or node_id))
+            else:
+                expr.removes.extend([expr.name("gsi1pk"), expr.name("gsi1sk")])
+            rev_n = expr.name("rulesRevision")
+            condition = (
+                f"attribute_not_exists({rev_n})" if revision == 0 else f"{rev_n} = {expr.value(revision)}"
+            )
+            try:
+                self._ddb.update_item(
+                    TableName=self.table,
+                    Key=key,
+                    UpdateExpression=expr.expression(),
+                    ConditionExpression=condition,
+                    ExpressionAttributeNames=expr.names,
+                    ExpressionAttributeValues=expr.values,
+                )
+            except Exception as exc:
+                if error_code(exc) == "ConditionalCheckFailedException":
+                    continue  # another merge won: read its result and merge on top of it
+                raise
+            return advanced
+        raise StaleEventError(f"rules of {node_id}: {attempts} concurrent merges")
+
+    def rules_watched(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Training jobs with a Debugger/Profiler rule not finished yet (the reconciler reads them)."""
+        items = self._query(
+            IndexName="gsi1",
+            KeyConditionExpression="gsi1pk = :p",
+            ExpressionAttributeValues={":p": {"S": RULES_WATCH}},
+            limit=limit,
+        )
+        return [node_from_item(i) for i in items]
+
+    def unwatch_rules(self, node_id: str, reason: str) -> None:
+        """Stop watching a job's rules (they never ended, or cannot be described), saying why."""
+        self._ddb.update_item(
+            TableName=self.table,
+            Key=self._key(node_id),
+            UpdateExpression="REMOVE gsi1pk, gsi1sk SET #r = :r",
+            ExpressionAttributeNames={"#r": ATTR_PREFIX + "rulesWatch"},
+            ExpressionAttributeValues={":r": {"S": reason}},
+            ConditionExpression="attribute_exists(pk)",
+        )
 
     def retire(self, node_id: str, reason: str) -> None:
         """Take a record off the reconciler's worklist (it cannot be checked), saying why."""

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from steward.approvals.gate import GateResult
+from steward.approvals.rules_watch import RulesWatch
 
 Status = Literal["pending", "approved", "rejected", "expired"]
 
@@ -28,6 +29,121 @@ class Refusal(BaseModel):
     channel: str
     at: datetime
     source: str | None = None
+
+
+# --- effects: what a saved change implies, applied by approvals.effects (typed, never string keys) -----
+
+
+class _Effect(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Audit(_Effect):
+    """The request as an `approval` node of the version's lineage, this change in its history."""
+
+    type: Literal["audit"] = "audit"
+    facts: dict[str, Any] = Field(default_factory=dict)
+
+
+class WriteRegistry(_Effect):
+    """UpdateModelPackage: the decision written back to the model registry."""
+
+    type: Literal["registry"] = "registry"
+    status: Literal["Approved", "Rejected"]
+    description: str
+
+
+class AskApprovers(_Effect):
+    """Each eligible approver's own link (email), and Slack buttons (none for a stage's request)."""
+
+    type: Literal["ask"] = "ask"
+    production: str | None = None  # the version compared with, named in the message
+    stage: str | None = None
+
+
+class PromoteStage(_Effect):
+    """A stage's own request approved: the promotion command for that stage."""
+
+    type: Literal["promote-stage"] = "promote-stage"
+    approver: str
+
+
+class Remind(_Effect):
+    type: Literal["remind"] = "remind"
+    marker: str  # "24h": each reminder once
+    waiting: list[str]
+
+
+class TellFindings(_Effect):
+    """Training-rule findings that arrived after the approvers were asked (approvals.rules_watch)."""
+
+    type: Literal["tell-findings"] = "tell-findings"
+    findings: list[str]
+
+
+class TellOutcome(_Effect):
+    type: Literal["outcome"] = "outcome"
+
+
+class TellExpiry(_Effect):
+    type: Literal["expired"] = "expired"
+
+
+Effect = Annotated[
+    Audit | WriteRegistry | AskApprovers | PromoteStage | Remind | TellFindings | TellOutcome | TellExpiry,
+    Field(discriminator="type"),
+]
+# The order they are applied in: the registry first (what the request is about), the audit last (until it
+# lands, a pending node keeps the request on the sweep's list, so the sweep finishes what was cut short).
+_ORDER = ("registry", "promote-stage", "ask", "remind", "tell-findings", "outcome", "expired", "audit")
+
+
+class Pending(BaseModel):
+    """The effects of the request's last change, saved with it and cleared once all of them succeeded."""
+
+    model_config = ConfigDict(frozen=True)
+
+    at: datetime
+    effects: tuple[Effect, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy(cls, value: Any) -> Any:
+        """Requests saved before effects were typed keep them as keys of one dict: read them as effects."""
+        if not isinstance(value, dict) or "effects" in value:
+            return value
+        found: list[dict[str, Any]] = []
+        if value.get("registry"):
+            found.append({"type": "registry", **value["registry"]})
+        if value.get("promoteStage"):
+            found.append({"type": "promote-stage", "approver": value["promoteStage"]})
+        if value.get("ask") is not None:
+            found.append({"type": "ask", **value["ask"]})
+        if value.get("remind"):
+            found.append({"type": "remind", **value["remind"]})
+        if value.get("tell"):
+            found.append({"type": "tell-findings", **value["tell"]})
+        if value.get("outcome"):
+            found.append({"type": "outcome"})
+        if value.get("expired"):
+            found.append({"type": "expired"})
+        if value.get("audit") is not None:
+            found.append({"type": "audit", "facts": value["audit"]})
+        return {"at": value.get("at"), "effects": found}
+
+    @model_validator(mode="after")
+    def _in_order(self) -> Pending:
+        ordered = tuple(sorted(self.effects, key=lambda e: _ORDER.index(e.type)))
+        if ordered != self.effects:
+            object.__setattr__(self, "effects", ordered)
+        return self
+
+    @classmethod
+    def of(cls, at: datetime, *effects: Any) -> Pending:
+        return cls(at=at, effects=tuple(e for e in effects if e is not None))
+
+    def first(self, kind: type[Any]) -> Any:
+        return next((e for e in self.effects if isinstance(e, kind)), None)
 
 
 class ApprovalRequest(BaseModel):
@@ -72,7 +188,15 @@ class ApprovalRequest(BaseModel):
     # notifications, the audit in the lineage): saved with the change, applied after it, cleared when
     # all of it succeeded. A retry, the next call on the request or the sweep applies it again (every
     # effect is idempotent), so a crash or a throttled call after the save loses nothing.
-    unsettled: dict[str, Any] | None = None
+    unsettled: Pending | None = None
+    # The training job's Debugger/Profiler rules that had not finished when the version was registered
+    # (approvals.rules_watch): the gate waits for them, or, once the version is with people, tells them.
+    rules_watch: RulesWatch | None = None
+
+    @property
+    def waiting_for_rules(self) -> bool:
+        """Pending, but not asked yet: the gate waits for the training job's rules."""
+        return self.status == "pending" and self.rules_watch is not None and not self.rules_watch.asked
 
     @staticmethod
     def id_for(package_arn: str, stage: str | None = None) -> str:

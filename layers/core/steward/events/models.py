@@ -87,9 +87,21 @@ class ModelArtifacts(Pascal):
 
 
 class RuleEvaluationStatus(Pascal):
+    """One entry of DebugRuleEvaluationStatuses / ProfilerRuleEvaluationStatuses: InProgress, then
+    NoIssuesFound | IssuesFound | Error | Stopping | Stopped. The rule runs as its own processing job
+    (RuleEvaluationJobArn) and often ends after the training job did."""
+
     rule_configuration_name: str | None = None
     rule_evaluation_status: str | None = None
     status_details: str | None = None
+    rule_evaluation_job_arn: str | None = None
+    last_modified_time: Timestamp = None
+
+
+class RuleConfiguration(Pascal):
+    """One of DebugRuleConfigurations / ProfilerRuleConfigurations (only its name is read)."""
+
+    rule_configuration_name: str | None = None
 
 
 class JobTimes(Pascal):
@@ -117,11 +129,15 @@ class TrainingJobDetail(JobTimes):
     tags: Tags = Field(default_factory=dict)
     debug_rule_evaluation_statuses: list[RuleEvaluationStatus] = Field(default_factory=list)
     profiler_rule_evaluation_statuses: list[RuleEvaluationStatus] = Field(default_factory=list)
+    debug_rule_configurations: list[RuleConfiguration] = Field(default_factory=list)
+    profiler_rule_configurations: list[RuleConfiguration] = Field(default_factory=list)
 
     @field_validator(
         "input_data_config",
         "debug_rule_evaluation_statuses",
         "profiler_rule_evaluation_statuses",
+        "debug_rule_configurations",
+        "profiler_rule_configurations",
         mode="before",
     )
     @classmethod

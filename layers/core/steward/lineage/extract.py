@@ -142,10 +142,8 @@ def _pipeline_execution(b: _Builder, arn: str | None) -> str | None:
 def training_job(event: ev.TrainingJobStateChange) -> LineageChange:
     d, b = event.detail, _Builder(event)
     algo = d.algorithm_specification
-    rules = [
-        r.model_dump(by_alias=True, exclude_none=True)
-        for r in d.debug_rule_evaluation_statuses + d.profiler_rule_evaluation_statuses
-    ]
+    # The rule evaluations (`ruleEvaluations`) are merged rule by rule after the change (record_lineage,
+    # lineage.rules): a rule moves on its own, often after the job has ended.
     job = b.primary(
         canonical_arn(d.training_job_arn),
         NodeKind.TRAINING_JOB,
@@ -162,7 +160,6 @@ def training_job(event: ev.TrainingJobStateChange) -> LineageChange:
         endedAt=d.training_end_time,
         outputPath=d.output_data_config.s3_output_path if d.output_data_config else None,
         tags=d.tags,
-        ruleEvaluations=rules,
         region=event.region,
         account=event.account,
     )

@@ -3,21 +3,27 @@
 SageMaker events are best effort. The reconciler takes the records still open (jobs not yet terminal,
 endpoints) from the store's sparse worklist index, describes each resource, and feeds what SageMaker
 says through the same recorder as a synthetic event — so the same forward-only rule decides, and a
-repair is just a state change the events failed to bring.
+repair is just a state change the events failed to bring. Training jobs whose Debugger/Profiler rules
+have not finished stay on a second list (the rules' watch) after the job itself ended, since no event is
+sent when a rule ends: their rules are read from DescribeTrainingJob the same way.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from steward.errors import NotFoundError
+from steward.events import models as ev
 from steward.events import parse_event
 from steward.lineage.arns import canonical_arn
 from steward.lineage.graph import NodeKind
+from steward.lineage.lifecycle import is_terminal_rank, status_rank
 from steward.lineage.record import LineageWriter, SageMakerLookup, record_lineage
+from steward.lineage.rules import describe, is_open
 
 REPLAY_NAME = "steward-reconciler"
 
@@ -53,10 +59,21 @@ DESCRIBE = {
 class WorklistReader(LineageWriter, Protocol):
     def active_nodes(self, kind: NodeKind, limit: int = 100) -> list[dict[str, Any]]: ...
     def retire(self, node_id: str, reason: str) -> None: ...
+    def rules_watched(self, limit: int = 100) -> list[dict[str, Any]]: ...
+    def unwatch_rules(self, node_id: str, reason: str) -> None: ...
 
 
 class Describer(SageMakerLookup, Protocol):
     def describe(self, operation: str, **kwargs: Any) -> dict[str, Any]: ...
+
+
+# Called with the (synthetic) training-job event and the rule evaluations it moved forward: the alert.
+RulesObserved = Callable[[ev.TrainingJobStateChange, list[dict[str, Any]]], None]
+
+# A finished job's rules still unfinished this long after it ended are no longer watched (SageMaker
+# ends a rule's processing job within minutes of the training job; a watch that never ends would take a
+# share of every run's budget).
+RULES_WATCH_HOURS = 48
 
 
 @dataclass
@@ -66,6 +83,8 @@ class ReconcileReport:
     missing: list[str] = field(default_factory=list)
     out_of_reach: list[str] = field(default_factory=list)
     budget_exhausted: bool = False
+    rules: list[dict[str, Any]] = field(default_factory=list)  # rule evaluations moved forward
+    unwatched: list[str] = field(default_factory=list)  # jobs whose rules are no longer watched
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -74,20 +93,33 @@ class ReconcileReport:
             "missing": self.missing,
             "outOfReach": self.out_of_reach,
             "budgetExhausted": self.budget_exhausted,
+            "rules": self.rules,
+            "unwatched": self.unwatched,
         }
 
 
 def reconcile(
-    store: WorklistReader, sagemaker: Describer, budget: int = 100, home: tuple[str, str] | None = None
+    store: WorklistReader,
+    sagemaker: Describer,
+    budget: int = 100,
+    home: tuple[str, str] | None = None,
+    now: datetime | None = None,
+    on_rules: RulesObserved | None = None,
 ) -> ReconcileReport:
     """Describe up to `budget` open records and repair those SageMaker reports further along.
 
     `home` is (region, account) of the reconciler: records of other accounts or regions cannot be
     described with its credentials, and records SageMaker no longer knows never will be; both leave
     the worklist (with the reason on the node) instead of using up every run's budget.
+
+    Then the training jobs whose Debugger/Profiler rules have not all finished (the rules' watch: a
+    job can be Completed with its rules InProgress, and no event follows when they end): their rules
+    are read from DescribeTrainingJob and merged forward only; `on_rules` hears of every rule moved
+    forward (the alert), whichever list the job was on.
     """
     report = ReconcileReport()
-    for kind, (operation, parameter, detail_type) in DESCRIBE.items():
+    checked: set[str] = set()
+    for kind in DESCRIBE:
         if report.checked >= budget:
             report.budget_exhausted = True
             break
@@ -95,44 +127,124 @@ def reconcile(
             if report.checked >= budget:
                 report.budget_exhausted = True
                 break
-            parts = node["id"].split(":")
-            if home is not None and len(parts) > 4 and (parts[3], parts[4]) != home:
-                store.retire(node["id"], f"out of reach: {parts[4]}/{parts[3]} is not this account/region")
+            if _out_of_reach(node, home):
+                store.retire(node["id"], f"out of reach: {_place(node)} is not this account/region")
                 report.out_of_reach.append(node["id"])
                 continue
-            report.checked += 1
-            key = node["id"] if parameter.endswith("Arn") else node["name"]
-            try:
-                described = sagemaker.describe(operation, **{parameter: key})
-            except NotFoundError:
-                store.retire(node["id"], "not found in SageMaker")
-                report.missing.append(node["id"])
-                continue
-            described_arn = next(
-                (
-                    v
-                    for k, v in described.items()
-                    if k.endswith("Arn") and isinstance(v, str) and k.replace("Arn", "Name") in described
-                ),
-                None,
-            )
-            if described_arn and canonical_arn(described_arn) != node["id"]:
-                store.retire(node["id"], f"describe answered for another resource ({described_arn})")
-                report.out_of_reach.append(node["id"])
-                continue
-            event = synthetic_event(detail_type, described, node)
-            outcome = record_lineage(parse_event(event), store, sagemaker)
-            if outcome.outcome == "recorded" and _changed(node, outcome.status, described):
-                report.repaired.append(
-                    {
-                        "id": node["id"],
-                        "kind": kind.value,
-                        "from": node.get("status"),
-                        "to": outcome.status,
-                        "endpointConfigName": described.get("EndpointConfigName"),
-                    }
-                )
+            checked.add(node["id"])
+            _check(node, kind, store, sagemaker, report, on_rules)
+    _watch_rules(store, sagemaker, budget, home, now, on_rules, report, checked)
     return report
+
+
+def _place(node: dict[str, Any]) -> str:
+    parts = node["id"].split(":")
+    return f"{parts[4]}/{parts[3]}" if len(parts) > 4 else node["id"]
+
+
+def _out_of_reach(node: dict[str, Any], home: tuple[str, str] | None) -> bool:
+    parts = node["id"].split(":")
+    return home is not None and len(parts) > 4 and (parts[3], parts[4]) != home
+
+
+def _watch_rules(
+    store: WorklistReader,
+    sagemaker: Describer,
+    budget: int,
+    home: tuple[str, str] | None,
+    now: datetime | None,
+    on_rules: RulesObserved | None,
+    report: ReconcileReport,
+    checked: set[str],
+) -> None:
+    for node in store.rules_watched(limit=budget + len(checked)):
+        if node["id"] in checked:
+            continue  # described with the open jobs already
+        if report.checked >= budget:
+            report.budget_exhausted = True
+            return
+        if _out_of_reach(node, home):
+            store.unwatch_rules(node["id"], f"out of reach: {_place(node)} is not this account/region")
+            report.unwatched.append(node["id"])
+            continue
+        ended = _time(node.get("statusTime"))
+        if (
+            now is not None
+            and ended is not None
+            and is_terminal_rank(status_rank(NodeKind.TRAINING_JOB, str(node.get("status"))))
+            and now - ended > timedelta(hours=RULES_WATCH_HOURS)
+        ):
+            unfinished = ", ".join(describe(r) for r in node.get("ruleEvaluations") or [] if is_open(r))
+            store.unwatch_rules(node["id"], f"{unfinished} {RULES_WATCH_HOURS} h after the job ended"[:500])
+            report.unwatched.append(node["id"])
+            continue
+        _check(node, NodeKind.TRAINING_JOB, store, sagemaker, report, on_rules, unwatch=True)
+
+
+def _time(value: Any) -> datetime | None:
+    try:
+        when = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _check(
+    node: dict[str, Any],
+    kind: NodeKind,
+    store: WorklistReader,
+    sagemaker: Describer,
+    report: ReconcileReport,
+    on_rules: RulesObserved | None,
+    unwatch: bool = False,
+) -> None:
+    """Describe one record and feed what SageMaker says through the recorder."""
+    operation, parameter, detail_type = DESCRIBE[kind]
+    report.checked += 1
+    key = node["id"] if parameter.endswith("Arn") else node["name"]
+    leave = store.unwatch_rules if unwatch else store.retire
+    try:
+        described = sagemaker.describe(operation, **{parameter: key})
+    except NotFoundError:
+        leave(node["id"], "not found in SageMaker")
+        report.missing.append(node["id"])
+        return
+    described_arn = next(
+        (
+            v
+            for k, v in described.items()
+            if k.endswith("Arn") and isinstance(v, str) and k.replace("Arn", "Name") in described
+        ),
+        None,
+    )
+    if described_arn and canonical_arn(described_arn) != node["id"]:
+        leave(node["id"], f"describe answered for another resource ({described_arn})")
+        report.out_of_reach.append(node["id"])
+        return
+    event = parse_event(synthetic_event(detail_type, described, node))
+    outcome = record_lineage(event, store, sagemaker)
+    if outcome.outcome == "recorded" and _changed(node, outcome.status, described):
+        report.repaired.append(
+            {
+                "id": node["id"],
+                "kind": kind.value,
+                "from": node.get("status"),
+                "to": outcome.status,
+                "endpointConfigName": described.get("EndpointConfigName"),
+            }
+        )
+    if outcome.rules:
+        report.rules.append(
+            {
+                "id": node["id"],
+                "rules": {
+                    f"{r.get('Kind')} {r.get('RuleConfigurationName')}": r.get("RuleEvaluationStatus")
+                    for r in outcome.rules
+                },
+            }
+        )
+        if on_rules is not None and isinstance(event, ev.TrainingJobStateChange):
+            on_rules(event, list(outcome.rules))
 
 
 def _changed(node: dict[str, Any], status: str | None, described: dict[str, Any]) -> bool:

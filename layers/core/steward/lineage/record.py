@@ -11,11 +11,13 @@ from steward.events import models as ev
 from steward.lineage.arns import sagemaker_arn
 from steward.lineage.extract import EndpointConfigFacts, ModelFacts, config_names, extract, resource_location
 from steward.lineage.graph import LineageChange
+from steward.lineage.rules import evaluations
 
 
 class LineageWriter(Protocol):
     def apply(self, change: LineageChange) -> str: ...
     def get_nodes(self, ids: Any, *, unless_applied: str | None = None) -> dict[str, dict[str, Any]]: ...
+    def merge_rules(self, node_id: str, reported: list[dict[str, Any]]) -> list[dict[str, Any]]: ...
 
 
 class SageMakerLookup(Protocol):
@@ -29,14 +31,22 @@ class RecordOutcome:
     node: str | None = None
     status: str | None = None
     degraded: tuple[str, ...] = ()
+    # Debugger/Profiler rule evaluations the event moved forward (or named first), as lineage.rules keeps them
+    rules: tuple[dict[str, Any], ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        shown: dict[str, Any] = {
             "outcome": self.outcome,
             "node": self.node,
             "status": self.status,
             "degraded": list(self.degraded),
         }
+        if self.rules:
+            shown["rules"] = [
+                {k: r.get(k) for k in ("Kind", "RuleConfigurationName", "RuleEvaluationStatus")}
+                for r in self.rules
+            ]
+        return shown
 
 
 Elsewhere = Callable[[str, str], SageMakerLookup | None]
@@ -89,8 +99,18 @@ def record_lineage(
         outcome = "duplicate" if applied else store.apply(change)
     except DuplicateEventError:
         outcome = "duplicate"
+    advanced: list[dict[str, Any]] = []
+    reported = evaluations(event.detail) if isinstance(event, ev.TrainingJobStateChange) else []
+    if reported and primary is not None:
+        # Also on a duplicate or stale event: the merge is idempotent, and a retry after a crash between
+        # the change and the merge must still record the rules (and keep the job on the rules' watch).
+        advanced = store.merge_rules(primary.id, reported)
     return RecordOutcome(
-        outcome, primary.id if primary else None, primary.status if primary else None, tuple(degraded)
+        outcome,
+        primary.id if primary else None,
+        primary.status if primary else None,
+        tuple(degraded),
+        tuple(advanced),
     )
 
 

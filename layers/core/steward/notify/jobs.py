@@ -88,12 +88,21 @@ _RULE_FINDINGS = ("IssuesFound", "Error")
 _MAX_RULE_FACTS = 16
 
 
-def rule_findings(event: Any, policy: Policy) -> Notification | None:
+def rule_findings(
+    event: Any, policy: Policy, only: list[dict[str, Any]] | None = None
+) -> Notification | None:
     """A training job's SageMaker Debugger / Profiler rules that found issues (or could not be evaluated)
-    become one alert naming each rule and where its report is; None when there is nothing to say."""
+    become one alert naming each rule and where its report is; None when there is nothing to say.
+    `only`: the rule evaluations to tell of (lineage.rules entries, e.g. those the reconciler saw end
+    after the job did); the others the event names were told already."""
     if not isinstance(event, ev.TrainingJobStateChange):
         return None
     d = event.detail
+    wanted = (
+        None
+        if only is None
+        else {(str(r.get("Kind")), str(r.get("RuleConfigurationName") or "")) for r in only}
+    )
     found = [
         (kind, rule)
         for kind, rules in (
@@ -102,6 +111,7 @@ def rule_findings(event: Any, policy: Policy) -> Notification | None:
         )
         for rule in rules
         if rule.rule_evaluation_status in _RULE_FINDINGS
+        and (wanted is None or (kind, rule.rule_configuration_name or "") in wanted)
     ]
     if not found:
         return None
