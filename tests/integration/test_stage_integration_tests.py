@@ -35,7 +35,7 @@ CHECKS = {
 }
 
 
-def tested_policy(**test) -> dict:
+def policy_with_stage_test(**test) -> dict:
     doc = policy()
     doc["default"]["stages"][0]["integration_test"] = {**CHECKS, **test}
     return doc
@@ -68,7 +68,7 @@ def staging_record(sb: Sandbox, version: int) -> dict:
 
 def test_a_passing_test_lets_the_next_stage_deploy_and_is_recorded() -> None:
     calls: list = []
-    with Sandbox(policy=tested_policy()) as sb:
+    with Sandbox(policy=policy_with_stage_test()) as sb:
         sb.endpoint_model("fraud-staging", scorer(calls=calls))
         arn = register(sb)
         approve(sb, arn)
@@ -89,7 +89,7 @@ def test_a_passing_test_lets_the_next_stage_deploy_and_is_recorded() -> None:
 
 
 def test_a_failing_test_stops_the_promotion_before_prod_and_says_which_case() -> None:
-    with Sandbox(policy=tested_policy()) as sb:
+    with Sandbox(policy=policy_with_stage_test()) as sb:
         sb.endpoint_model("fraud-staging", scorer())
         approve(sb, register(sb))
         v2 = register(sb, artifact="s3://models/fraud/v2.tar.gz")
@@ -114,7 +114,7 @@ def test_a_failing_test_stops_the_promotion_before_prod_and_says_which_case() ->
 
 
 def test_a_test_that_cannot_run_is_a_failure() -> None:
-    with Sandbox(policy=tested_policy(requests_s3_uri="s3://sagemaker-models/missing.jsonl")) as sb:
+    with Sandbox(policy=policy_with_stage_test(requests_s3_uri="s3://sagemaker-models/missing.jsonl")) as sb:
         approve(sb, register(sb))
         record = staging_record(sb, 1)["integrationTest"]
         assert record["passed"] is False and "could not be read" in record["problems"][0]
@@ -129,7 +129,9 @@ def test_sample_requests_from_s3_json_lines() -> None:
         for i in range(3)
     )
     with Sandbox(
-        policy=tested_policy(requests_s3_uri="s3://sagemaker-models/requests.jsonl", calls_per_request=1)
+        policy=policy_with_stage_test(
+            requests_s3_uri="s3://sagemaker-models/requests.jsonl", calls_per_request=1
+        )
     ) as sb:
         sb.client("s3").create_bucket(Bucket="sagemaker-models")
         sb.client("s3").put_object(Bucket="sagemaker-models", Key="requests.jsonl", Body=lines.encode())
@@ -149,7 +151,7 @@ def test_throttling_is_retried_and_latency_limits_hold() -> None:
             raise Throttled("Rate exceeded")
         return ModelReply({"score": 0.1 if not any(invocation.json()["features"]) else 0.7}, latency_ms=30)
 
-    with Sandbox(policy=tested_policy(max_p50_ms=5)) as sb:
+    with Sandbox(policy=policy_with_stage_test(max_p50_ms=5)) as sb:
         sb.endpoint_model("fraud-staging", busy)
         approve(sb, register(sb))
         record = staging_record(sb, 1)["integrationTest"]
@@ -159,7 +161,7 @@ def test_throttling_is_retried_and_latency_limits_hold() -> None:
 
 
 def test_the_next_stages_approval_page_shows_the_result() -> None:
-    doc = tested_policy()
+    doc = policy_with_stage_test()
     doc["default"]["stages"][1]["requires_approval"] = True
     with Sandbox(policy=doc) as sb:
         sb.endpoint_model("fraud-staging", scorer())
