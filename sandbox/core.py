@@ -233,7 +233,8 @@ class Sandbox:
         self.iam = Enforcer(mode_from(iam), ACCOUNT, region)
         # parallel: invocations run at the same moment, as on Lambda (README "Concurrency"): API requests,
         # SQS batches, event targets and schedules each in their own thread, interleaving at AWS calls.
-        # Off by default: one invocation at a time, so tests stay deterministic.
+        # Off by default: one invocation at a time, so tests stay deterministic. May be switched between
+        # calls (not while invocations run).
         self.parallel = parallel
         self._isolation = Isolation()
         self._pool: Any = None
@@ -318,10 +319,6 @@ class Sandbox:
                 self._start_aws_server()
             if self.react:
                 self._start_reactor()
-            if self.parallel:
-                from concurrent.futures import ThreadPoolExecutor
-
-                self._pool = ThreadPoolExecutor(self.PARALLEL_WORKERS, thread_name_prefix="sandbox-invoke")
         except Exception:
             self.stop()
             raise
@@ -572,8 +569,11 @@ class Sandbox:
         """Run each call in its own thread (each in a fresh context, as a new invocation), all at once."""
         if not calls:
             return []
-        if self._pool is None:
-            return [call() for call in calls]
+        with self._environments_lock:
+            if self._pool is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._pool = ThreadPoolExecutor(self.PARALLEL_WORKERS, thread_name_prefix="sandbox-invoke")
         futures = [self._pool.submit(contextvars.Context().run, call) for call in calls]
         return [future.result() for future in futures]
 
