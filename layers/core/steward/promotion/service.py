@@ -15,6 +15,7 @@ deployment to its end, and roll back on command.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -271,6 +272,13 @@ def _start(deployment: Deployment, stage: Stage, policy: Policy, deps: Deps, now
         else:
             deps.endpoints.update_endpoint(deployment.endpoint, name, config)
     except NotFoundError as exc:  # SageMaker refused the request (validation): it will not get better
+        # ...unless it refused because this very deployment was started meanwhile: the lock is the
+        # deployment's own, so two deliveries of its approval (or an endpoint event and the sweep starting
+        # it from the queue) can both get here, and SageMaker takes one CreateEndpoint/UpdateEndpoint. The
+        # other records the start as a retry would (whichever saves first), never fails it or frees the lock.
+        now_moving = deps.endpoints.describe_endpoint(deployment.endpoint)
+        if now_moving and name in (now_moving["config"], now_moving.get("pending")):
+            return _resume(deployment, now_moving, name, policy, deps, now)
         deps.store.release(deployment.endpoint_arn, deployment.id)
         return _finish(
             deployment.model_copy(update={"model_name": name, "config_name": name}),
@@ -296,9 +304,21 @@ def _start(deployment: Deployment, stage: Stage, policy: Policy, deps: Deps, now
             ],
         }
     )
-    started = deps.store.save(started)
+    try:
+        started = deps.store.save(started)
+    except StaleEventError:  # an endpoint event found the update under way and recorded it first
+        return _moved_on(started, deps, now, policy)
     _settle(started, deps, now, policy)
     return {"outcome": "started", "deployment": started.id, "endpoint": started.endpoint, "config": name}
+
+
+def _moved_on(deployment: Deployment, deps: Deps, now: datetime, policy: Policy | None) -> dict[str, Any]:
+    """Another invocation moved the deployment first (its write landed): what it saved stands; finish
+    what that implies (idempotently) and answer duplicate."""
+    fresh = deps.store.get(deployment.endpoint_arn, deployment.id)
+    if fresh is not None and fresh.status != "queued":
+        _settle(fresh, deps, now, policy if fresh.status not in ACTIVE else None)
+    return {"outcome": "duplicate", "deployment": deployment.id, "status": fresh and fresh.status}
 
 
 def _resume(
@@ -312,20 +332,23 @@ def _resume(
     started = deployment
     if deployment.status != "started":
         stage = _stage_for(policy, deployment)
-        started = deps.store.save(
-            deployment.model_copy(
-                update={
-                    "status": "started",
-                    "model_name": name,
-                    "config_name": name,
-                    "deployment_config": plan.deployment_config(stage)
-                    if stage and endpoint["config"]
-                    else None,
-                    "started_at": deployment.started_at or now,
-                    "progress": [*deployment.progress, Progress(at=now, status="Resumed")],
-                }
+        try:
+            started = deps.store.save(
+                deployment.model_copy(
+                    update={
+                        "status": "started",
+                        "model_name": name,
+                        "config_name": name,
+                        "deployment_config": plan.deployment_config(stage)
+                        if stage and endpoint["config"]
+                        else None,
+                        "started_at": deployment.started_at or now,
+                        "progress": [*deployment.progress, Progress(at=now, status="Resumed")],
+                    }
+                )
             )
-        )
+        except StaleEventError:  # the other delivery (or the sweep) resumed it first
+            return _moved_on(deployment, deps, now, policy)
     _settle(started, deps, now, policy)
     if endpoint["status"] == "InService" and endpoint["config"] == name:
         return _finish(started, "succeeded", None, deps, now, policy)
@@ -334,14 +357,17 @@ def _resume(
 
 def _queue(deployment: Deployment, why: str, deps: Deps, now: datetime) -> dict[str, Any]:
     if deployment.status != "queued" or not deployment.progress or deployment.progress[-1].detail != why:
-        deployment = deps.store.save(
-            deployment.model_copy(
-                update={
-                    "status": "queued",
-                    "progress": [*deployment.progress, Progress(at=now, status="Queued", detail=why)],
-                }
+        try:
+            deployment = deps.store.save(
+                deployment.model_copy(
+                    update={
+                        "status": "queued",
+                        "progress": [*deployment.progress, Progress(at=now, status="Queued", detail=why)],
+                    }
+                )
             )
-        )
+        except StaleEventError:  # the other delivery queued (or started) it first
+            return _moved_on(deployment, deps, now, None)
         _record(deployment, deps, now)
     return {"outcome": "queued", "deployment": deployment.id, "reason": why}
 
@@ -771,10 +797,19 @@ def _endpoint_summary(deployment: Deployment) -> dict[str, Any]:
     }
 
 
+def _record_id(deployment: Deployment) -> str:
+    """The lineage change's id: one per saved state, and one per refusal reason (a refused deployment that
+    an event delivered again re-checks and refuses again, for the same reason: recorded once)."""
+    if deployment.status == "refused":
+        reason = hashlib.sha256(str(deployment.failure_reason).encode()).hexdigest()[:16]
+        return f"deployment:{deployment.id}:refused:{reason}"
+    return f"deployment:{deployment.id}:{deployment.revision}:{deployment.status}"
+
+
 def _apply_record(deployment: Deployment, package: str, deps: Deps, now: datetime) -> None:
     deps.lineage.apply(
         LineageChange(
-            event_id=f"deployment:{deployment.id}:{deployment.revision}:{deployment.status}",
+            event_id=_record_id(deployment),
             event_time=now,
             detail_type="Steward Deployment",
             nodes=[
