@@ -64,3 +64,19 @@ def package_event(status: str) -> Callable[[dict[str, Any]], bool]:
         e.get("detail-type") == "SageMaker Model Package State Change"
         and e.get("detail", {}).get("ModelApprovalStatus") == status
     )
+
+
+def emails(subject: str, account: str = "123456789012", region: str = "us-east-1") -> list[str]:
+    """The recipients of the emails the embedded SES sent whose subject contains `subject` (read from the
+    raw messages: cheaper than the whole outbox, which grows with every run of a module)."""
+    from moto.ses.models import ses_backends
+
+    found = []
+    for message in ses_backends[account][region].sent_messages:
+        raw = getattr(message, "raw_data", None) or ""
+        head = raw.split("\n\n", 1)[0].replace("\r\n", "\n").replace("\n ", " ")  # unfolded headers
+        if any(line.startswith("Subject: ") and subject in line for line in head.splitlines()):
+            found += [
+                line.removeprefix("To: ").strip() for line in head.splitlines() if line.startswith("To: ")
+            ]
+    return found
