@@ -40,7 +40,7 @@ def test_the_same_approved_event_delivered_twice_at_once_starts_the_deployment_o
         assert first["ok"] and second["ok"], (first, second)
         assert sorted([first["result"]["outcome"], second["result"]["outcome"]]) == ["duplicate", "started"]
         assert sb.aws_calls["sagemaker.CreateEndpoint"] - creates == 2
-        (deployment,) = [d for d in _store(sb).for_endpoint(_arn("fraud-staging"))]
+        (deployment,) = _store(sb).for_endpoint(_arn("fraud-staging"))
         assert deployment.status == "started"
         described = sb.client("sagemaker").describe_endpoint(EndpointName="fraud-staging")
         assert described["EndpointConfigName"] == deployment.config_name
