@@ -23,9 +23,10 @@ same click), interleaved like the rest.
 
 The sample is `STEWARD_EXPLORE_SAMPLE` seeds (default 16) without crash and `STEWARD_EXPLORE_CRASHES`
 crash points (default 6); `STEWARD_EXPLORE=all` tries every interleaving of the calls the first run made
-and every crash point of every operation (each under `STEWARD_EXPLORE_CRASH_SEEDS` seeds, default 4). A
-violation names its case; `STEWARD_EXPLORE_SEED=7` (with `STEWARD_EXPLORE_CRASH=1:3` for a crash case)
-runs that case alone.
+(when there are more than `STEWARD_EXPLORE_ORDERS`, default 1,000: every one with at most k switches
+between the operations, the largest k within that many) and every crash point of every operation (each
+under `STEWARD_EXPLORE_CRASH_SEEDS` seeds, default 4). A violation names its case;
+`STEWARD_EXPLORE_SEED=7` (with `STEWARD_EXPLORE_CRASH=1:3` for a crash case) runs that case alone.
 
 Calls are intercepted at botocore's `BaseClient._make_api_call`, so every client of every operation is
 covered (the sandbox's moto lock still makes each call atomic). Threads that are not operations (the
@@ -219,24 +220,51 @@ def replay_order(order: list[int]) -> Callable[[list[int]], int]:
     return choose
 
 
-def all_orders(calls: list[int]) -> Iterator[list[int]]:
+def all_orders(calls: list[int], max_switches: int | None = None) -> Iterator[list[int]]:
     """Every interleaving of operations making `calls[i]` AWS calls each (a multinomial count: two
-    operations of 6 calls have 924; keep it small)."""
+    operations of 6 calls have 924), or only those that switch from one operation to another at most
+    `max_switches` times."""
     left = list(calls)
 
-    def extend(prefix: list[int]) -> Iterator[list[int]]:
+    def extend(prefix: list[int], switches: int) -> Iterator[list[int]]:
         if not any(left):
             yield list(prefix)
             return
         for i, n in enumerate(left):
-            if n:
+            switching = bool(prefix) and prefix[-1] != i
+            if n and not (switching and max_switches is not None and switches >= max_switches):
                 left[i] -= 1
                 prefix.append(i)
-                yield from extend(prefix)
+                yield from extend(prefix, switches + switching)
                 prefix.pop()
                 left[i] += 1
 
-    yield from extend([])
+    yield from extend([], 0)
+
+
+ORDERS_LIMIT = int(os.environ.get("STEWARD_EXPLORE_ORDERS", "1000"))
+
+
+def bounded_orders(calls: list[int], limit: int = ORDERS_LIMIT) -> tuple[list[list[int]], int | None]:
+    """Every interleaving when there are at most `limit`; beyond, every one with at most k switches
+    between operations, k the most that stays within `limit` (at least 1). The races found in practice
+    need few switches (CHESS's preemption bounding rests on that). Returns (orders, k or None)."""
+    every = _count_within(calls, None, limit)
+    if every <= limit:
+        return list(all_orders(calls)), None
+    switches = 1
+    while _count_within(calls, switches + 1, limit) <= limit:
+        switches += 1
+    return list(all_orders(calls, switches)), switches
+
+
+def _count_within(calls: list[int], max_switches: int | None, limit: int) -> int:
+    counted = 0
+    for _ in all_orders(calls, max_switches):
+        counted += 1
+        if counted > limit:
+            break
+    return counted
 
 
 def exhaustive() -> bool:
@@ -295,7 +323,7 @@ def planned_cases(calls: list[int], *, everything: bool, sample: int, crashes: i
     interleavings and of crash points, or every interleaving of those calls and every crash point."""
     points = crash_points(calls)
     if everything:
-        orders = [Case(None, tuple(order)) for order in all_orders(calls)]
+        orders = [Case(None, tuple(order)) for order in bounded_orders(calls)[0]]
         return orders + [Case(seed, None, point) for point in points for seed in range(CRASH_SEEDS)]
     random.Random(0).shuffle(points)  # noqa: S311 (a reproducible sample)
     return [Case(seed) for seed in range(1, sample)] + [

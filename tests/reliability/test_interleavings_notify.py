@@ -114,4 +114,3 @@ def test_the_same_notification_in_two_batches_at_once_is_sent_once_per_target(sb
         assert len(sent["webhook-ids"]) == 1, sent  # every delivery of it: one webhook-id
 
     check("the same notification in two batches at once", race, invariant)
-
