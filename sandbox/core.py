@@ -534,7 +534,7 @@ class Sandbox:
         raise SandboxError("follow-up work did not settle (a loop between functions?)")
 
     PARALLEL_WORKERS = 16  # invocations a parallel sandbox runs at once (Lambda's default limit is 1,000)
-    PARALLEL_POLLERS = 5  # batches per SQS event source at once (Lambda starts polling with five)
+    PARALLEL_POLLERS = 5  # batches per SQS event source at once, at most (Lambda starts with five pollers)
     PARALLEL_VISIBILITY = 300  # seconds a batch in flight stays invisible to the other pollers
 
     def _drain_parallel(self, max_rounds: int) -> int:
@@ -550,16 +550,30 @@ class Sandbox:
                 else:
                     work += [partial(self._deliver_to_targets, rule, item) for rule in self._matching(item)]
             polls = [
-                partial(self._deliver_queue, mapping)
+                partial(self._poll_scaling, mapping)
                 for mapping in (self.inventory.queue_mappings if self.inventory else [])
-                for _ in range(self.PARALLEL_POLLERS)
             ]
             outcomes = self._concurrently(work + polls)
-            polled = sum(1 for outcome in outcomes[len(work) :] if outcome)
+            polled = sum(outcomes[len(work) :])
             done += len(items) + polled
             if not items and not polled:
                 return done
         raise SandboxError("follow-up work did not settle (a loop between functions?)")
+
+    def _poll_scaling(self, mapping: QueueMappingSpec) -> int:
+        """Batches delivered by one poller, and by more at once while its batch is full (a backlog): up to
+        PARALLEL_POLLERS, as Lambda scales the pollers of an event source with what waits in the queue."""
+        assert self._pool is not None
+        more: list[Any] = []
+
+        def backlog() -> None:
+            more.extend(
+                self._pool.submit(contextvars.Context().run, self._deliver_queue, mapping)
+                for _ in range(self.PARALLEL_POLLERS - 1)
+            )
+
+        delivered = int(self._deliver_queue(mapping, on_full=backlog))
+        return delivered + sum(int(future.result()) for future in more)
 
     def _under_moto_lock(self, step: Any) -> None:
         with self._moto_lock:
@@ -1186,8 +1200,9 @@ class Sandbox:
             return str(target["dlq"])
         return None
 
-    def _deliver_queue(self, mapping: QueueMappingSpec) -> bool:
-        """One poll of an SQS event source: a batch to the function; failed items go back to the queue."""
+    def _deliver_queue(self, mapping: QueueMappingSpec, on_full: Any = None) -> bool:
+        """One poll of an SQS event source: a batch to the function; failed items go back to the queue.
+        `on_full()` is called when the batch is full (more may wait), before the function runs."""
         if not self.iam.poll(mapping.function, mapping.queue_url):
             return False  # the event source cannot read its queue: the messages stay there
         sqs = self.client("sqs")
@@ -1203,6 +1218,8 @@ class Sandbox:
         messages = response.get("Messages", [])
         if not messages:
             return False
+        if on_full is not None and len(messages) >= min(10, mapping.batch_size):
+            on_full()
         spec = self.inventory.functions[mapping.function] if self.inventory else None
         assert spec is not None
         arn = f"arn:aws:sqs:{self.region}:{ACCOUNT}:{mapping.queue_url.rsplit('/', 1)[-1]}"
