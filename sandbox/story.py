@@ -131,12 +131,15 @@ def loaded_sandbox(
     out: TextIO | None = None,
     serve_aws: bool = False,
     policy: str | None = None,
+    parallel: bool = False,
 ) -> Iterator[Sandbox]:
     """A sandbox with its API up, after replaying `paths` (and creating `setup`'s SageMaker resources).
     Deliveries that failed are reported on `out` (stderr by default): an answer built on a partial replay
     says so instead of looking complete."""
     events = load_events(list(paths))
-    with Sandbox(policy=policy, api_port=api_port, serve_aws=serve_aws, react=serve_aws) as sb:
+    with Sandbox(
+        policy=policy, api_port=api_port, serve_aws=serve_aws, react=serve_aws, parallel=parallel
+    ) as sb:
         if setup:
             create_sagemaker_resources(sb.client("sagemaker"), json.loads(Path(setup).read_text()))
         results = sb.put_events(events)
@@ -176,9 +179,10 @@ def run_serve(
     serve_aws: bool = False,
     policy: str | None = None,
     outbox: str | None = None,
+    parallel: bool = False,
 ) -> int:
     out = out or sys.stdout
-    with loaded_sandbox(paths, setup, port, out, serve_aws, policy) as sb:
+    with loaded_sandbox(paths, setup, port, out, serve_aws, policy, parallel) as sb:
         nodes = sb.lineage()["nodes"]
         out.write(f"Steward sandbox API: {sb.api_url}   ({len(paths)} files replayed, {len(nodes)} nodes)\n")
         out.write(f"  export STEWARD_API_URL={sb.api_url}\n")

@@ -48,6 +48,11 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915 (one statement per op
         action="store_true",
         help="also serve the embedded AWS on 127.0.0.1 for your SDK or CLI code; Steward reacts by itself",
     )
+    serve.add_argument(
+        "--parallel",
+        action="store_true",
+        help="run invocations at the same moment, as Lambda does (requests, batches, events, schedules)",
+    )
 
     lineage = commands.add_parser("lineage", help="walk the lineage graph from a node (ARN or s3:// URI)")
     lineage.add_argument("id")
@@ -181,6 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         serve_aws=args.serve_aws,
                         policy=args.policy,
                         outbox=args.outbox,
+                        parallel=args.parallel,
                     )
                 )
             return int(run_replay(args.files, args.json, args.setup))
