@@ -364,6 +364,11 @@ class Sandbox:
             Overwrite=True,
             Tier="Advanced",
         )
+        # Invocations read it afresh (their Parameters cache is their own); code outside them too.
+        from aws_lambda_powertools.utilities.parameters.base import DEFAULT_PROVIDERS
+
+        for provider in list(DEFAULT_PROVIDERS.values()):
+            provider.clear_cache()
 
     def set_policy(self, policy: Any) -> None:
         """Publish another policy (a dict, YAML/JSON text, a file or a Policy), as an operator updating the
