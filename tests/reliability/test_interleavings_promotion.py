@@ -170,9 +170,14 @@ def test_two_versions_approved_at_once_end_with_the_newer_serving_and_none_lost(
 
 
 def _held_in_service(group: Group) -> dict[str, Any]:
-    """A deployment whose endpoint is InService while its IN_SERVICE event is still on its way."""
+    """A deployment whose endpoint is InService while its IN_SERVICE event is still on its way, and the
+    next version queued behind it (approved while the endpoint was being created)."""
     group.sb.endpoint_outcome(group.endpoint, "hold")
     group.deployed()
+    queued = group.approved()
+    with one_at_a_time(group.sb):
+        group.sb.emit(queued)
+        group.sb.drain()
     endpoint_events = lambda e: e.get("detail-type") == "SageMaker Endpoint State Change"  # noqa: E731
     with one_at_a_time(group.sb), holding(group.sb, endpoint_events) as held:
         group.sb.complete_endpoint(group.endpoint, "succeed")
@@ -192,7 +197,7 @@ def _sweep_event(sb: Sandbox) -> dict[str, Any]:
     )
 
 
-def test_the_endpoint_event_and_the_sweep_end_a_deployment_once(sb):
+def test_the_endpoint_event_and_the_sweep_end_a_deployment_once_and_start_the_queued_one_once(sb):
     def race() -> Race:
         group = Group(sb)
         in_service = _held_in_service(group)
@@ -201,12 +206,16 @@ def test_the_endpoint_event_and_the_sweep_end_a_deployment_once(sb):
 
     def invariant(group: Group, outcome: Outcome) -> None:
         _ok(outcome)
-        (deployment,) = group.deployments()
-        assert deployment.status == "succeeded", (deployment.status, deployment.failure_reason)
+        first, queued = group.deployments()
+        assert first.status == "succeeded", (first.status, first.failure_reason)
+        assert queued.status in ("queued", "started"), queued.status  # not failed by the other's start
         group.settle()
         group.check_settled()
-        assert group.recorded(deployment, "Succeeded") == 1
+        first, queued = group.deployments()
+        assert (first.version, queued.version, queued.status) == (1, 2, "succeeded"), queued.failure_reason
+        assert group.serving()[1].startswith(f"{group.name}-v2-")
         assert group.told(1, "succeeded") == 1
+        assert (group.told(2, "started"), group.told(2, "succeeded")) == (1, 1)
 
     check("the endpoint's event and the promotion sweep", race, invariant, **HALF)
 
