@@ -300,3 +300,37 @@ def test_the_same_approved_event_delivered_twice_at_once_deploys_once(sb):
         assert (group.told(1, "started"), group.told(1, "succeeded")) == (1, 1)
 
     check("the same Approved event twice at once", race, invariant, **HALF)
+
+
+def test_a_rollback_asked_for_as_the_deployment_in_flight_ends_runs_after_it(sb):
+    def race() -> Race:
+        group = Group(sb)
+        group.deployed()  # v1 serves
+        in_service = _held_in_service_of_the_next(group)  # v2 updating; its IN_SERVICE event on its way
+        rollback = _rollback_command(group, to_version=1)
+        return Race([lambda: _promote(sb, in_service), lambda: _promote(sb, rollback)], group)
+
+    def invariant(group: Group, outcome: Outcome) -> None:
+        _ok(outcome)
+        group.settle()  # what the operations set off, without the sweep: nothing may wait for it
+        done = group.deployments()
+        assert sorted((d.kind, d.version, d.status) for d in done) == [
+            ("promotion", 1, "succeeded"),
+            ("promotion", 2, "succeeded"),
+            ("rollback", 1, "succeeded"),
+        ], [(d.kind, d.version, d.status, d.failure_reason) for d in done]
+        group.check_settled()
+        assert group.serving()[1].startswith(f"{group.name}-v1-")  # the rollback ended last
+
+    check("a rollback and the end of the deployment in flight", race, invariant, **HALF)
+
+
+def _held_in_service_of_the_next(group: Group) -> dict[str, Any]:
+    """The next version's update under way, its endpoint InService on it, its IN_SERVICE event held."""
+    group.sb.endpoint_outcome(group.endpoint, "hold")
+    group.deployed()
+    endpoint_events = lambda e: e.get("detail-type") == "SageMaker Endpoint State Change"  # noqa: E731
+    with one_at_a_time(group.sb), holding(group.sb, endpoint_events) as held:
+        group.sb.complete_endpoint(group.endpoint, "succeed")
+    (in_service,) = held
+    return in_service
