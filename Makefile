@@ -121,7 +121,7 @@ test-sdk: venv $(SDK)/bin/.installed ## the official SageMaker SDK (own venv, .s
 	$(SDK)/bin/python -W ignore::SyntaxWarning tests/sdk/run_sdk_flow.py
 
 explore: venv ## every interleaving of the concurrency scenarios' AWS calls (slow; make test runs a seeded sample)
-	STEWARD_EXPLORE=all $(BIN)/python -m pytest -q -p no:randomly tests/reliability/test_interleavings.py
+	STEWARD_EXPLORE=all $(BIN)/python -m pytest -q -p no:randomly -n $(JOBS) tests/reliability/test_interleavings*.py
 
 test-fast: venv ## unit + integration only (seconds: the inner loop)
 	$(BIN)/python -m pytest -n $(JOBS) tests/unit tests/integration -q

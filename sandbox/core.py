@@ -9,6 +9,7 @@ HTTP on 127.0.0.1. See README "The sandbox".
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import io
 import json
 import logging
@@ -17,10 +18,10 @@ import threading
 import time
 import traceback
 import uuid
-import warnings
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from sandbox.accounts import DeployedWorkload, Workload
 from sandbox.dynamodb import FastDynamoDB
 from sandbox.endpoint_models import EndpointModels
 from sandbox.iam import Enforcer, mode_from
+from sandbox.isolation import Isolation
 from sandbox.patterns import matches, validate_pattern
 from sandbox.runtime import Environment, load_handler, make_context
 from sandbox.sagemaker import SageMakerEmulation
@@ -202,6 +204,7 @@ class Sandbox:
         api_port: int = 0,
         verbose: bool = False,
         iam: str | None = None,
+        parallel: bool = False,
     ) -> None:
         self.policy = policy
         self.template_path = Path(template) if template else DEFAULT_TEMPLATE
@@ -236,6 +239,20 @@ class Sandbox:
         self.verbose = verbose
         # IAM: "enforce" (default; STEWARD_SANDBOX_IAM), "soft" or "off" (README "IAM in the sandbox").
         self.iam = Enforcer(mode_from(iam), self.account, self.region)
+        # parallel: invocations run at the same moment, as on Lambda (README "Concurrency"): API requests,
+        # SQS batches, event targets and schedules each in their own thread, interleaving at AWS calls.
+        # Off by default: one invocation at a time, so tests stay deterministic. May be switched between
+        # calls (not while invocations run).
+        self.parallel = parallel
+        self._isolation = Isolation()
+        self._pool: Any = None
+        self._environments: dict[str, list[Any]] = {}  # function -> idle execution environments
+        # Execution environments made per function: one per invocation that found none idle (a cold start).
+        self.cold_starts: Counter[str] = Counter()
+        self._environments_lock = threading.Lock()
+        self._calls_lock = threading.Lock()
+        self._drain_lock = threading.RLock()
+        self._moto_lock: Any = None
         self.logs: list[str] = []
         self.metrics: list[dict[str, Any]] = []
         self.receiver: Any = None
@@ -244,7 +261,6 @@ class Sandbox:
         self.inventory: Inventory | None = None
         self._mock: Any = None
         self._saved_env: dict[str, str] = {}
-        self._handlers: dict[str, Any] = {}
         self._invoke_lock = threading.RLock()
         self._pending: list[Any] = []  # events to route, or steps SageMaker takes later
         self._api: Any = None
@@ -346,6 +362,7 @@ class Sandbox:
         # mock_aws puts its own fake keys in the environment (moto's default account): Steward's go after.
         os.environ.update(accounts.credentials(self.account))
         self._serialize_moto()
+        self._isolation.install()
         # Looked up on each call, so a test that wraps `sb.emit` (to duplicate, hold back or reorder what
         # SageMaker sends) sees every emulated event, the endpoint lifecycle's and pipeline starts' too.
         self._sagemaker = SageMakerEmulation(emit=lambda event: self.emit(event), later=self._later)  # noqa: PLW0108
@@ -360,6 +377,7 @@ class Sandbox:
         from steward.adapters import clients
 
         clients.reset()
+        self._fresh_providers()
         self._started = True
         try:
             self._provision()
@@ -416,6 +434,11 @@ class Sandbox:
             Overwrite=True,
             Tier="Advanced",
         )
+        # Invocations read it afresh (their Parameters cache is their own); code outside them too.
+        from aws_lambda_powertools.utilities.parameters.base import DEFAULT_PROVIDERS
+
+        for provider in list(DEFAULT_PROVIDERS.values()):
+            provider.clear_cache()
 
     def set_policy(self, policy: Any) -> None:
         """Publish another policy (a dict, YAML/JSON text, a file or a Policy), as an operator updating the
@@ -454,6 +477,9 @@ class Sandbox:
         if self._aws_server is not None:
             self._aws_server.stop()
             self._aws_server = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
         self._uninstall_call_counter()
         self.iam.uninstall()
         self.iam.finish()
@@ -468,6 +494,7 @@ class Sandbox:
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
+        self._isolation.uninstall()
         from steward.adapters import clients
 
         clients.reset()
@@ -538,7 +565,8 @@ class Sandbox:
         PutEvents refuses (over 256 KB, or nested deeper than 1100 levels) reaches no rule: its dict has no
         targets and an "error" {"code", "message"}.
         """
-        results = []
+        results: list[dict[str, Any]] = []
+        deliveries: list[tuple[int, RuleSpec, dict[str, Any]]] = []  # parallel: all at once, after routing
         for event in events:
             full = self._envelope(event)
             refused = _put_events_refusal(full)
@@ -551,8 +579,14 @@ class Sandbox:
                         "error": refused,
                     }
                 )
+            elif self.parallel:
+                results.append(self._routed(full))
+                deliveries += [(len(results) - 1, rule, full) for rule in self._matching(full)]
             else:
                 results.append(self._route(full))
+        delivered = self._concurrently([partial(self._deliver_to_targets, r, e) for _, r, e in deliveries])
+        for (index, _, _), outcome in zip(deliveries, delivered, strict=True):
+            results[index]["targets"].extend(outcome["targets"])
         self.drain()
         return results
 
@@ -561,10 +595,17 @@ class Sandbox:
         spec = self._function(function)
         return self._invoke(spec, event)
 
-    def drain(self, max_rounds: int = 1000) -> int:
-        """Deliver follow-up work until quiet: events SageMaker emits, messages on mapped SQS queues."""
-        with self._invoke_lock:  # HTTP requests drain too, from the server's threads
-            return self._drain(max_rounds)
+    def drain(self, max_rounds: int = 1000, *, parallel: bool | None = None) -> int:
+        """Deliver follow-up work until quiet: events SageMaker emits, messages on mapped SQS queues.
+
+        In a parallel sandbox what is pending is delivered at once, in rounds (every event's targets, a few
+        batches per queue, each in its own thread); `parallel=False` delivers it one at a time in order
+        (what an interleaving test wants after the interleaving it chose)."""
+        with self._drain_lock:  # HTTP requests drain too, from the server's threads
+            if self.parallel if parallel is None else parallel:
+                return self._drain_parallel(max_rounds)
+            with self._invoke_lock:
+                return self._drain(max_rounds)
 
     def _drain(self, max_rounds: int) -> int:
         done = 0
@@ -585,6 +626,69 @@ class Sandbox:
             if not progressed:
                 return done
         raise SandboxError("follow-up work did not settle (a loop between functions?)")
+
+    PARALLEL_WORKERS = 16  # invocations a parallel sandbox runs at once (Lambda's default limit is 1,000)
+    PARALLEL_POLLERS = 5  # batches per SQS event source at once, at most (Lambda starts with five pollers)
+    PARALLEL_VISIBILITY = 300  # seconds a batch in flight stays invisible to the other pollers
+
+    def _drain_parallel(self, max_rounds: int) -> int:
+        done = 0
+        for _ in range(max_rounds):
+            items = []
+            while self._pending:  # appended to by handlers' threads (SageMaker's events) as this runs
+                items.append(self._pending.pop(0))
+            work: list[Any] = []
+            for item in items:
+                if callable(item):  # SageMaker finishing something it started: it changes moto's state
+                    work.append(partial(self._under_moto_lock, item))
+                else:
+                    work += [partial(self._deliver_to_targets, rule, item) for rule in self._matching(item)]
+            polls = [
+                partial(self._poll_scaling, mapping)
+                for mapping in (self.inventory.queue_mappings if self.inventory else [])
+            ]
+            outcomes = self._concurrently(work + polls)
+            polled = sum(outcomes[len(work) :])
+            done += len(items) + polled
+            if not items and not polled:
+                return done
+        raise SandboxError("follow-up work did not settle (a loop between functions?)")
+
+    def _poll_scaling(self, mapping: QueueMappingSpec) -> int:
+        """Batches delivered by one poller, and by more at once while its batch is full (a backlog): up to
+        PARALLEL_POLLERS, as Lambda scales the pollers of an event source with what waits in the queue."""
+        assert self._pool is not None
+        more: list[Any] = []
+
+        def backlog() -> None:
+            more.extend(
+                self._pool.submit(contextvars.Context().run, self._deliver_queue, mapping)
+                for _ in range(self.PARALLEL_POLLERS - 1)
+            )
+
+        delivered = int(self._deliver_queue(mapping, on_full=backlog))
+        return delivered + sum(int(future.result()) for future in more)
+
+    def _under_moto_lock(self, step: Any) -> None:
+        with self._moto_lock:
+            step()
+
+    def _concurrently(self, calls: list[Any]) -> list[Any]:
+        """Run each call in its own thread (each in a fresh context, as a new invocation), all at once."""
+        if not calls:
+            return []
+        with self._environments_lock:
+            if self._pool is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._pool = ThreadPoolExecutor(self.PARALLEL_WORKERS, thread_name_prefix="sandbox-invoke")
+        futures = [self._pool.submit(contextvars.Context().run, call) for call in calls]
+        return [future.result() for future in futures]
+
+    def _backend_lock(self) -> Any:
+        """What makes a direct change to moto's state atomic: the invocation lock, or moto's own in a
+        parallel sandbox (where invocations do not take the other)."""
+        return self._moto_lock if self.parallel else self._invoke_lock
 
     def emit(self, event: dict[str, Any]) -> None:
         """Queue an event as if an AWS service had sent it (delivered on the next drain). An event of a
@@ -645,9 +749,9 @@ class Sandbox:
 
         assert self._sagemaker.endpoints is not None
         account_id, region = self._account_of(account)
-        with self._invoke_lock:
+        with self._backend_lock():
             self._sagemaker.endpoints.complete(sagemaker_backends[account_id][region], name, outcome)
-            self._drain(1000)
+        self.drain()
 
     def finish_pipeline_execution(
         self,
@@ -669,7 +773,7 @@ class Sandbox:
         emit = None if self._sagemaker.silent else self.emit
         parts = arn.split(":")  # the execution's own account and region
         account, region = (parts[4], parts[3]) if len(parts) > 5 else (self.account, self.region)
-        with self._invoke_lock:
+        with self._backend_lock():
             finish_pipeline_execution(
                 sagemaker_backends[account][region], arn, status, list(steps), emit, failure_reason
             )
@@ -685,7 +789,7 @@ class Sandbox:
 
         from sandbox.sagemaker import finish_training_rules
 
-        with self._invoke_lock:
+        with self._backend_lock():
             finish_training_rules(sagemaker_backends[self.account][self.region], job_name, statuses, details)
 
     def training_job_event(self, job_name: str) -> dict[str, Any]:
@@ -800,24 +904,30 @@ class Sandbox:
         from moto.sqs.models import sqs_backends
 
         queue = sqs_backends[self.account][self.region].get_queue(queue_url.rsplit("/", 1)[-1])
-        for message in queue._messages:
-            message.visible_at = 0.0
+        with self._backend_lock():
+            for message in queue._messages:
+                message.visible_at = 0.0
 
     def run_schedules(self, match: str | None = None) -> list[dict[str, Any]]:
         """Fire each scheduled rule (those whose name contains `match`) once, as its timer would."""
         assert self.inventory is not None
-        results = []
-        for rule in self.inventory.rules:
-            if rule.schedule and rule.enabled and (match is None or match in rule.name):
-                event = self._envelope(
+        fired = [
+            partial(
+                self._deliver_to_targets,
+                rule,
+                self._envelope(
                     {
                         "source": "aws.events",
                         "detail-type": "Scheduled Event",
                         "detail": {},
                         "resources": [f"arn:aws:events:{self.region}:{self.account}:rule/{rule.name}"],
                     }
-                )
-                results.append(self._deliver_to_targets(rule, event))
+                ),
+            )
+            for rule in self.inventory.rules
+            if rule.schedule and rule.enabled and (match is None or match in rule.name)
+        ]
+        results = self._concurrently(fired) if self.parallel else [deliver() for deliver in fired]
         self.drain()
         return results
 
@@ -1152,16 +1262,22 @@ class Sandbox:
         return full
 
     def _route(self, event: dict[str, Any]) -> dict[str, Any]:
-        assert self.inventory is not None
-        result: dict[str, Any] = {
-            "event_id": event.get("id"),
-            "detail_type": event.get("detail-type"),
-            "targets": [],
-        }
-        for rule in self.inventory.rules:
-            if rule.enabled and rule.pattern is not None and matches(rule.pattern, event):
-                result["targets"].extend(self._deliver_to_targets(rule, event)["targets"])
+        result = self._routed(event)
+        for rule in self._matching(event):
+            result["targets"].extend(self._deliver_to_targets(rule, event)["targets"])
         return result
+
+    @staticmethod
+    def _routed(event: dict[str, Any]) -> dict[str, Any]:
+        return {"event_id": event.get("id"), "detail_type": event.get("detail-type"), "targets": []}
+
+    def _matching(self, event: dict[str, Any]) -> list[RuleSpec]:
+        assert self.inventory is not None
+        return [
+            rule
+            for rule in self.inventory.rules
+            if rule.enabled and rule.pattern is not None and matches(rule.pattern, event)
+        ]
 
     def _deliver_to_targets(self, rule: RuleSpec, event: dict[str, Any]) -> dict[str, Any]:
         """Asynchronous invocation as Lambda does it: 1 + MaximumRetryAttempts tries, then the DLQ."""
@@ -1239,8 +1355,9 @@ class Sandbox:
             return str(target["dlq"])
         return None
 
-    def _deliver_queue(self, mapping: QueueMappingSpec) -> bool:
-        """One poll of an SQS event source: a batch to the function; failed items go back to the queue."""
+    def _deliver_queue(self, mapping: QueueMappingSpec, on_full: Any = None) -> bool:
+        """One poll of an SQS event source: a batch to the function; failed items go back to the queue.
+        `on_full()` is called when the batch is full (more may wait), before the function runs."""
         if not self.iam.poll(mapping.function, mapping.queue_url):
             return False  # the event source cannot read its queue: the messages stay there
         sqs = self.client("sqs")
@@ -1249,11 +1366,15 @@ class Sandbox:
             MaxNumberOfMessages=min(10, mapping.batch_size),
             AttributeNames=["All"],
             MessageAttributeNames=["All"],
-            VisibilityTimeout=0,
+            # One poller at a time sees every message again at once; pollers at the same moment must not
+            # take the same messages (SQS hides a batch in flight for the visibility timeout).
+            VisibilityTimeout=self.PARALLEL_VISIBILITY if self.parallel else 0,
         )
         messages = response.get("Messages", [])
         if not messages:
             return False
+        if on_full is not None and len(messages) >= min(10, mapping.batch_size):
+            on_full()
         spec = self.inventory.functions[mapping.function] if self.inventory else None
         assert spec is not None
         arn = f"arn:aws:sqs:{self.region}:{self.account}:{mapping.queue_url.rsplit('/', 1)[-1]}"
@@ -1280,50 +1401,72 @@ class Sandbox:
         for message in messages:
             if message["MessageId"] not in failed:
                 sqs.delete_message(QueueUrl=mapping.queue_url, ReceiptHandle=message["ReceiptHandle"])
+            elif self.parallel:  # visible again at once, as a failed message is without a timeout here
+                sqs.change_message_visibility(
+                    QueueUrl=mapping.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                )
         # moto re-delivers a failed message immediately; its queue's redrive policy moves it to the DLQ.
         return True
 
     def _invoke(self, spec: FunctionSpec, event: Any) -> dict[str, Any]:
-        with self._invoke_lock:
-            handler = self._handlers.get(spec.logical_id)
-            env = {
-                **spec.environment,
-                **_SANDBOX_FUNCTION_ENV,
-                "AWS_LAMBDA_FUNCTION_NAME": spec.name,
-                "AWS_REGION": self.region,
-                "AWS_DEFAULT_REGION": self.region,
-                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory),
-            }
-            stdout = io.StringIO()
-            started = time.perf_counter()
-            record: dict[str, Any] = {"function": spec.name}
-            with Environment(env):
-                self._reset_process_caches()
-                try:
-                    if handler is None:
-                        handler = self._handlers[spec.logical_id] = load_handler(
-                            spec.code_dir, spec.handler, spec.logical_id
-                        )
-                    context = make_context(spec.name, spec.arn, spec.memory, spec.timeout)
-                    with (
-                        contextlib.redirect_stdout(stdout),
-                        warnings.catch_warnings(),
-                        self.iam.running(spec.logical_id),
-                    ):
-                        # Powertools warns when an invocation published no metric; noise here.
-                        warnings.filterwarnings("ignore", message="No application metrics to publish")
-                        result = handler(_unmarshal(event), context)
-                    record.update(ok=True, result=result)
-                except _UnmarshalError as exc:
-                    record.update(ok=False, error=str(exc), error_type="Runtime.UnmarshalError")
-                except Exception as exc:  # a handler failure is an outcome, as in Lambda
-                    record.update(ok=False, error=str(exc)[:2000], error_type=type(exc).__name__)
-                    if self.verbose:
-                        traceback.print_exc()
-            record["duration_ms"] = round((time.perf_counter() - started) * 1000, 2)
-            self._collect_metrics(stdout.getvalue())
-            self.invocations.append(record)
-            return record
+        if self.parallel:
+            return self._run(spec, event)
+        with self._invoke_lock:  # one invocation at a time
+            return self._run(spec, event)
+
+    def _run(self, spec: FunctionSpec, event: Any) -> dict[str, Any]:
+        """One invocation in an execution environment of the function (sandbox/isolation.py: its own
+        environment, output and Powertools state, whatever else runs at the same moment)."""
+        env = {
+            **spec.environment,
+            **_SANDBOX_FUNCTION_ENV,
+            "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory),
+        }
+        started = time.perf_counter()
+        record: dict[str, Any] = {"function": spec.name}
+        handler, crashed = None, False
+        with self._isolation.invocation(env) as scope:
+            try:
+                handler = self._environment(spec)
+                context = make_context(spec.name, spec.arn, spec.memory, spec.timeout)
+                with self.iam.running(spec.logical_id):
+                    result = handler(_unmarshal(event), context)
+                record.update(ok=True, result=result)
+            except _UnmarshalError as exc:
+                record.update(ok=False, error=str(exc), error_type="Runtime.UnmarshalError")
+            except Exception as exc:  # a handler failure is an outcome, as in Lambda
+                record.update(ok=False, error=str(exc)[:2000], error_type=type(exc).__name__)
+                if self.verbose:
+                    traceback.print_exc()
+            except BaseException as exc:  # the invocation died (a timeout, a crash a test injects)
+                record.update(ok=False, error=str(exc)[:2000], error_type=type(exc).__name__, crashed=True)
+                crashed = True
+                raise
+            finally:
+                # Lambda reuses an environment for the next invocation, not one whose runtime died.
+                if handler is not None and not crashed:
+                    with self._environments_lock:
+                        self._environments[spec.logical_id].append(handler)
+                record["duration_ms"] = round((time.perf_counter() - started) * 1000, 2)
+                self._collect_metrics(scope.stdout.getvalue())
+                self.invocations.append(record)
+        return record
+
+    def _environment(self, spec: FunctionSpec) -> Any:
+        """An idle execution environment of the function (its loaded handler), or a new one: a cold
+        start, its own module globals (an event handler app, a batch processor), as Lambda makes one
+        for each invocation that finds none free."""
+        with self._environments_lock:
+            idle = self._environments.setdefault(spec.logical_id, [])
+            if idle:
+                return idle.pop()
+            self.cold_starts[spec.name] += 1
+            made = self.cold_starts[spec.name]
+        unique = spec.logical_id if made == 1 else f"{spec.logical_id}_{made}"
+        return load_handler(spec.code_dir, spec.handler, unique)
 
     def _policy_json(self) -> str:
         policy = self.policy
@@ -1333,21 +1476,13 @@ class Sandbox:
             return str(policy.model_dump_json())
         return json.dumps(policy)
 
-    def _reset_process_caches(self) -> None:
-        # One process hosts every function here; in Lambda each has its own process and settings.
+    def _fresh_providers(self) -> None:
+        # Powertools' providers keep the boto3 clients they made (of the previous sandbox's moto): new ones
+        # for this sandbox. Their cached values are per invocation (sandbox/isolation.py): a test may
+        # change the policy between two invocations.
         from aws_lambda_powertools.utilities import parameters
-        from aws_lambda_powertools.utilities.parameters.base import DEFAULT_PROVIDERS
 
-        from steward.settings import get_settings
-
-        get_settings.cache_clear()
-        # Fresh values every invocation (a test may change the policy), but the providers and their
-        # clients stay: creating a boto3 client costs ~0.2 s, more than most handlers.
-        if getattr(self, "_providers_of", None) is not self:
-            parameters.clear_caches()
-            self._providers_of = self
-        for provider in DEFAULT_PROVIDERS.values():
-            provider.clear_cache()
+        parameters.clear_caches()
 
     def _capture_logs(self) -> None:
         """Handler logs (Powertools writes JSON lines to its stream) go to sb.logs while the sandbox runs."""
@@ -1390,7 +1525,7 @@ class Sandbox:
         from moto.core.botocore_stubber import BotocoreStubber
 
         original = BotocoreStubber.__call__
-        lock = threading.RLock()
+        lock = self._moto_lock = threading.RLock()
 
         def serialized(stubber: Any, *args: Any, **kwargs: Any) -> Any:
             with lock:
@@ -1403,7 +1538,8 @@ class Sandbox:
         from botocore.handlers import BUILTIN_HANDLERS
 
         def count(model: Any, **kwargs: Any) -> None:
-            self.aws_calls[f"{model.service_model.service_name}.{model.name}"] += 1
+            with self._calls_lock:
+                self.aws_calls[f"{model.service_model.service_name}.{model.name}"] += 1
 
         self._counter = ("before-call.*.*", count)
         BUILTIN_HANDLERS.append(self._counter)

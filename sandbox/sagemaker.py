@@ -78,6 +78,20 @@ def _endpoint_and_config(response: Any) -> tuple[Any, dict[str, Any]]:
     return endpoint, config
 
 
+def _create_endpoint_once(create: Any) -> Any:
+    """CreateEndpoint refusing a name that exists, as SageMaker does (moto replaces the endpoint)."""
+
+    def create_endpoint(response: Any) -> Any:
+        from moto.sagemaker.exceptions import ValidationError
+
+        existing = response.sagemaker_backend.endpoints.get(response._get_param("EndpointName"))
+        if existing is not None:
+            raise ValidationError(message=f'Cannot create already existing endpoint "{existing.arn}".')
+        return create(response)
+
+    return create_endpoint
+
+
 def _apply_config(endpoint: Any, config_name: str, config: dict[str, Any]) -> None:
     endpoint.endpoint_config_name = config_name
     endpoint.production_variants = endpoint._process_production_variants(config["ProductionVariants"])
@@ -795,6 +809,8 @@ class SageMakerEmulation:
         responses.create_training_job = _training_rules(responses.create_training_job)
         self._wrapped["list_pipeline_executions"] = responses.list_pipeline_executions
         responses.list_pipeline_executions = _list_pipeline_executions
+        self._wrapped["create_endpoint"] = responses.create_endpoint
+        responses.create_endpoint = _create_endpoint_once(responses.create_endpoint)
         for operation in _service_model().operation_names:
             method = xform_name(operation)
             if operation.startswith(("Describe", "List")) and method in vars(responses):
@@ -806,7 +822,7 @@ class SageMakerEmulation:
         emulation = self
         assert lifecycle is not None
         create = responses.create_endpoint
-        self._wrapped["create_endpoint"] = create
+        self._wrapped.setdefault("create_endpoint", create)
         self._wrapped["update_endpoint"] = getattr(responses, "update_endpoint", None)
 
         def create_endpoint(response: Any) -> Any:

@@ -7,6 +7,7 @@ import json
 import sys
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -154,18 +155,50 @@ def loaded_sandbox(
     policy: str | None = None,
     account: str | None = None,
     region: str | None = None,
+    parallel: bool = False,
 ) -> Iterator[Sandbox]:
     """A sandbox with its API up, after replaying `paths` (and creating `setup`'s SageMaker resources),
     in the events' account and region (see `sandbox_location`). Deliveries that failed are reported on
     `out` (stderr by default): an answer built on a partial replay says so instead of looking complete."""
     events = load_events(list(paths))
     where = sandbox_location(events, account, region)
-    with Sandbox(policy=policy, api_port=api_port, serve_aws=serve_aws, react=serve_aws, **where) as sb:
+    with Sandbox(
+        policy=policy, api_port=api_port, serve_aws=serve_aws, react=serve_aws, parallel=parallel, **where
+    ) as sb:
         if setup:
             create_sagemaker_resources(sb.client("sagemaker"), json.loads(Path(setup).read_text()))
-        results = sb.put_events(events)
+        results = [result for wave in _waves(events, parallel) for result in sb.put_events(wave)]
         _report_failures(events, results, out or sys.stderr)
         yield sb
+
+
+WAVE_GAP = timedelta(hours=1)  # events this far apart were delivered one after the other on AWS
+
+
+def _waves(events: list[dict[str, Any]], parallel: bool) -> list[list[dict[str, Any]]]:
+    """The puts to replay `events` with: one of them all, in order; in a parallel sandbox, one per run of
+    events less than WAVE_GAP apart (their targets all at once), after the runs before it settled. A story
+    recorded over days has causes hours before their effects (a deployment the day before the monitoring
+    job that reports on it): delivered at the same moment, the job could be attributed to the version
+    serving before."""
+    if not parallel:
+        return [events]
+    waves: list[list[dict[str, Any]]] = []
+    last: datetime | None = None
+    for event in events:
+        at = _time_of(event)
+        if not waves or (at is not None and last is not None and at - last >= WAVE_GAP):
+            waves.append([])
+        waves[-1].append(event)
+        last = at or last
+    return waves
+
+
+def _time_of(event: dict[str, Any]) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(event["time"]).replace("Z", "+00:00"))
+    except (KeyError, ValueError):
+        return None
 
 
 def _report_failures(events: list[dict[str, Any]], results: list[dict[str, Any]], out: TextIO) -> int:
@@ -202,9 +235,10 @@ def run_serve(
     outbox: str | None = None,
     account: str | None = None,
     region: str | None = None,
+    parallel: bool = False,
 ) -> int:
     out = out or sys.stdout
-    with loaded_sandbox(paths, setup, port, out, serve_aws, policy, account, region) as sb:
+    with loaded_sandbox(paths, setup, port, out, serve_aws, policy, account, region, parallel) as sb:
         nodes = sb.lineage()["nodes"]
         out.write(f"Steward sandbox API: {sb.api_url}   ({len(paths)} files replayed, {len(nodes)} nodes)\n")
         out.write(f"  account {sb.account}, region {sb.region}\n")

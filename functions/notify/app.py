@@ -27,8 +27,9 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
     channels = channels_for(policy, store)
     try:
         report = deliver(notification, policy, store, channels)
-    except RetryLaterError:  # a target failed in a way worth retrying: this item is retried
-        metrics.add_metric(name="NotificationFailed", unit=MetricUnit.Count, value=1)
+    except RetryLaterError as exc:  # a target failed in a way worth retrying (or is in flight): retried
+        if exc.failed:
+            metrics.add_metric(name="NotificationFailed", unit=MetricUnit.Count, value=1)
         raise
     logger.info(
         "notification handled",

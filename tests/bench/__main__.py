@@ -3,7 +3,8 @@
 Sections, in order: package size after `sam build` (reusing a fresh build), cold-start imports (fresh
 interpreters), then on one embedded sandbox: AWS calls per event and per duplicate (the story and every
 fixture, each delivered twice), lineage query rounds (a depth-6 walk, a 1,000-job fan-out), and a
-10,000-event burst; then, on a sandbox of its own, the backfill's calls per resource. Every run that delivers events must lose none: no target failed past its retries,
+10,000-event burst; then, on a sandbox of its own, the backfill's calls per resource; then the parallel
+mode against one invocation at a time (API requests, notifications drained). Every run that delivers events must lose none: no target failed past its retries,
 nothing in a dead-letter queue. Exits 1 when a target is missed.
 """
 
@@ -17,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.bench import backfill, burst, calls, cold_start, sizes, walks
+from tests.bench import backfill, burst, calls, cold_start, parallel, sizes, walks
 from tests.bench import events as inputs
 from tests.bench.report import Row, machine, now, render_text, write_markdown
 
@@ -115,6 +116,8 @@ def sandbox_sections(burst_size: int) -> list[Row]:
         lost.append(_lost_row(f"{len(events):,}-event burst", failed, _dead_letters(sb) - dead))
     _say("backfill: a world no event announced, on its own sandbox, backfilled twice")
     rows += backfill.run()
+    _say("parallel mode: API requests and notifications, one invocation at a time and at once")
+    rows += parallel.run()
     return rows + lost
 
 

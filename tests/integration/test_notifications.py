@@ -203,3 +203,23 @@ def test_updates_for_one_model_version_share_a_slack_thread(sb):
     # Then the second is posted in the thread the first started (bot token: chat.postMessage)
     first, second = by_channel(sb.outbox, "slack")
     assert first["thread"] is None and second["thread"] == first["ts"]
+
+
+def test_a_send_to_one_target_is_claimed_by_one_invocation_at_a_time(sb):
+    from steward.adapters.notification_store import NotificationStore
+
+    clock = [1_000_000.0]
+    store = NotificationStore(sb.output("NotificationsTableName"), clock=lambda: clock[0])
+    assert store.claim("k", 3600) == (True, set())
+    # One invocation takes the send; a copy of the message finds it in flight, until the lease runs out
+    assert store.claim_target("k", "email:a@example.com", 60) == "claimed"
+    assert store.claim_target("k", "email:a@example.com", 60) == "in-flight"
+    assert store.claim_target("k", "slack:#ops", 60) == "claimed"  # each target apart
+    clock[0] += 61
+    assert store.claim_target("k", "email:a@example.com", 60) == "claimed"
+    # Once marked it is delivered, for everyone; a given-back claim is free again at once
+    store.mark("k", "email:a@example.com")
+    assert store.claim_target("k", "email:a@example.com", 60) == "delivered"
+    store.release_target("k", "slack:#ops")
+    assert store.claim_target("k", "slack:#ops", 60) == "claimed"
+    assert store.claim("k", 3600) == (False, {"email:a@example.com"})

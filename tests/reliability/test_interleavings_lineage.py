@@ -1,6 +1,8 @@
 """Lineage under interleavings of its AWS calls (issue 15): events about one node recorded by two
 invocations at once end as the sequential result, whatever the interleaving; the same event delivered
-twice at once is recorded once. Seeded sample in `make test`; STEWARD_EXPLORE=all for every order."""
+twice at once is recorded once; each also with either invocation dying between two AWS calls and
+delivered again. Seeded sample in `make test`; `make explore` (STEWARD_EXPLORE=all) for every order and
+every crash point."""
 
 from __future__ import annotations
 
@@ -8,15 +10,15 @@ import copy
 import os
 import uuid
 from collections.abc import Iterator
+from itertools import count
 from typing import Any
 from unittest import mock
 
 import pytest
 
 from sandbox import Sandbox
-from sandbox.interleave import explore
+from sandbox.interleave import Outcome, Race, check
 from tests.conftest import load
-from tests.reliability.test_interleavings import _interleavings
 
 ACC = "arn:aws:sagemaker:us-east-1:123456789012"
 
@@ -25,7 +27,7 @@ ACC = "arn:aws:sagemaker:us-east-1:123456789012"
 def sb() -> Iterator[Sandbox]:
     from steward.settings import get_settings
 
-    with Sandbox(serve_api=False) as sandbox:
+    with Sandbox(serve_api=False, parallel=True) as sandbox:
         with mock.patch.dict(os.environ, sandbox._function("record_lineage").environment):
             get_settings.cache_clear()
             yield sandbox
@@ -60,49 +62,53 @@ def _node(sb: Sandbox, node_id: str) -> dict[str, Any]:
 
 
 def test_two_states_of_one_job_recorded_at_once_end_as_the_sequential_result(sb):
-    names = iter(range(10_000))
-    for label, outcome in _interleavings(lambda seed, order: _race(sb, f"race-{next(names)}", seed, order)):
-        assert all(e is None for e in outcome.errors), (label, outcome.errors)
-        node = _node(sb, f"{ACC}:training-job/{outcome.name.lower()}")
-        assert node["status"] == "Completed", (label, node)  # never moved back by the late InProgress
+    names = count()
+
+    def race() -> Race:
+        name = f"race-{next(names)}"
+        completed = _job(name, "training_job/completed.json")
+        running = _job(name, "training_job/in_progress_training.json")
+        return Race([lambda: _record(completed), lambda: _record(running)], name)
+
+    def invariant(name: str, outcome: Outcome) -> None:
+        assert all(e is None for e in outcome.errors), outcome.errors
+        node = _node(sb, f"{ACC}:training-job/{name.lower()}")
+        assert node["status"] == "Completed", node  # never moved back by the late InProgress
         history = [h["status"] for h in sb.lineage_store().history(node["id"])]
-        assert sorted(history) == ["Completed", "InProgress"], (label, history)
-        assert sorted(outcome.results) in (["recorded", "recorded"], ["recorded", "stale"]), (
-            label,
-            outcome.results,
-        )
+        assert sorted(history) == ["Completed", "InProgress"], history
+        # a retry of a state recorded before its crash finds its own marker: a duplicate
+        allowed = {"recorded", "stale", "duplicate"} if any(outcome.crashed) else {"recorded", "stale"}
+        assert set(outcome.results) <= allowed, outcome.results
+        if not any(outcome.crashed):
+            assert sorted(outcome.results) in (["recorded", "recorded"], ["recorded", "stale"]), (
+                outcome.results
+            )
 
-
-def _race(sb: Sandbox, name: str, seed: int | None, order: Any) -> Any:
-    completed = _job(name, "training_job/completed.json")
-    running = _job(name, "training_job/in_progress_training.json")
-    outcome = explore([lambda: _record(completed), lambda: _record(running)], seed=seed, choose=order)
-    outcome.name = name  # type: ignore[attr-defined]
-    return outcome
+    check("two states of one job", race, invariant)
 
 
 def test_the_same_event_delivered_twice_at_once_is_recorded_once(sb):
-    names = iter(range(10_000))
-    for label, outcome in _interleavings(lambda seed, order: _twice(sb, f"twice-{next(names)}", seed, order)):
-        recorded = [r for r in outcome.results if r == "recorded"]
-        others = [
+    names = count()
+
+    def race() -> Race:
+        name = f"twice-{next(names)}"
+        event = _job(name, "training_job/completed.json")
+        return Race([lambda: _record(event), lambda: _record(copy.deepcopy(event))], name)
+
+    def invariant(name: str, outcome: Outcome) -> None:
+        answers = [
             r if e is None else type(e).__name__ for r, e in zip(outcome.results, outcome.errors, strict=True)
         ]
-        # one invocation records it; the other finds its marker (a duplicate), in every interleaving
-        assert len(recorded) == 1, (label, others)
-        assert sorted(others) in (["duplicate", "recorded"], ["DuplicateEventError", "recorded"]), (
-            label,
-            others,
+        # one invocation records it; the other finds its marker (a duplicate), in every interleaving (and a
+        # retry after a crash too: so with a crash, the one that recorded it may answer duplicate)
+        assert set(answers) <= {"recorded", "duplicate", "DuplicateEventError"}, answers
+        assert answers.count("recorded") == (answers.count("recorded") if any(outcome.crashed) else 1), (
+            answers
         )
-        node = _node(sb, f"{ACC}:training-job/{outcome.name.lower()}")
+        assert answers.count("recorded") <= 1, answers
+        node = _node(sb, f"{ACC}:training-job/{name.lower()}")
         history = [h["status"] for h in sb.lineage_store().history(node["id"])]
-        assert history == ["Completed"], (label, history)
+        assert history == ["Completed"], history
+        assert node["status"] == "Completed", node
 
-
-def _twice(sb: Sandbox, name: str, seed: int | None, order: Any) -> Any:
-    event = _job(name, "training_job/completed.json")
-    outcome = explore(
-        [lambda: _record(event), lambda: _record(copy.deepcopy(event))], seed=seed, choose=order
-    )
-    outcome.name = name  # type: ignore[attr-defined]
-    return outcome
+    check("one event delivered twice at once", race, invariant)

@@ -220,3 +220,17 @@ def test_the_shapes_that_moto_gets_wrong_are_as_sagemaker_returns_them(sb, calls
         ]
         == 1
     )
+
+
+def test_creating_an_endpoint_that_exists_is_refused_as_sagemaker_does(sb):
+    # moto would silently replace it; SageMaker answers ValidationException and changes nothing
+    sm = sb.client("sagemaker")
+    sm.create_model(ModelName="m", PrimaryContainer={"Image": "img"}, ExecutionRoleArn=ROLE)
+    for config in ("exists-a", "exists-b"):
+        sm.create_endpoint_config(EndpointConfigName=config, ProductionVariants=[VARIANT])
+    arn = sm.create_endpoint(EndpointName="exists", EndpointConfigName="exists-a")["EndpointArn"]
+    with pytest.raises(sm.exceptions.ClientError) as refused:
+        sm.create_endpoint(EndpointName="exists", EndpointConfigName="exists-b")
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert f'Cannot create already existing endpoint "{arn}"' in refused.value.response["Error"]["Message"]
+    assert sm.describe_endpoint(EndpointName="exists")["EndpointConfigName"] == "exists-a"

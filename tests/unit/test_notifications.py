@@ -56,14 +56,27 @@ def note(**overrides):
 class FakeLog:
     def __init__(self):
         self.markers, self.records, self.completed = {}, [], set()
+        self.sending, self.clock = {}, 0.0  # (key, target) -> lease end
 
     def claim(self, key, window):
         is_new = key not in self.markers
         self.markers.setdefault(key, set())
         return is_new, set(self.markers[key]) | ({"*complete"} if key in self.completed else set())
 
+    def claim_target(self, key, target, lease_seconds):
+        if target in self.markers.get(key, set()):
+            return "delivered"
+        if self.sending.get((key, target), -1.0) > self.clock:
+            return "in-flight"
+        self.sending[(key, target)] = self.clock + lease_seconds
+        return "claimed"
+
+    def release_target(self, key, target):
+        self.sending.pop((key, target), None)
+
     def mark(self, key, target):
         self.markers[key].add(target)
+        self.sending.pop((key, target), None)
 
     def complete(self, key):
         self.completed.add(key)
@@ -120,6 +133,63 @@ def test_transient_failure_retries_only_the_failed_target():
     deliver(note(), POLICY, log, channels)  # the queue redelivers
     assert slack.sent == ["#churn"]  # not twice
     assert email.sent == ["ds@example.com"]
+
+
+def test_the_same_notification_delivered_twice_at_once_is_sent_once_per_target():
+    # Given one delivery log, and a second invocation with another copy of the message that delivers it
+    # while the first is sending (SQS delivers at least once: two pollers can hold copies)
+    log, inside, second = FakeLog(), [], []
+    channels = {}
+
+    class SendingWhileTheOtherRuns(FakeChannel):
+        def send(self, target, notification):
+            if not inside:
+                inside.append(target.key)
+                try:
+                    second.append(deliver(note(), POLICY, log, channels))
+                except RetryLaterError as exc:
+                    second.append(exc)
+            return super().send(target, notification)
+
+    channels.update(slack=SendingWhileTheOtherRuns(), email=FakeChannel(), webhook=FakeChannel())
+    first = deliver(note(), POLICY, log, channels)
+    # Then every target got it once; the copy left the target in flight to the first, to retry later
+    assert [channels[c].sent for c in ("slack", "email", "webhook")] == [
+        ["#churn"],
+        ["ds@example.com"],
+        ["pager"],
+    ]
+    assert isinstance(second[0], RetryLaterError) and "in flight" in str(second[0])
+    assert not second[0].failed  # nothing failed: it is not counted as a failed notification
+    assert first.sent == ["slack:#churn"]  # the others it found sent by the copy
+    # and when the copy comes back (SQS redelivers it), it finds it sent
+    assert deliver(note(), POLICY, log, channels).deduplicated
+
+
+def test_a_send_in_flight_elsewhere_is_taken_over_once_its_lease_ran_out():
+    # Given an invocation that claimed a target and died before sending (its message comes back later)
+    log, slack = FakeLog(), FakeChannel()
+    channels = {"slack": slack, "email": FakeChannel(), "webhook": FakeChannel()}
+    log.claim("job-failed:x", 3600)
+    assert log.claim_target("job-failed:x", "slack:#churn", 60) == "claimed"
+    with pytest.raises(RetryLaterError):  # within the lease: the copy does not send it
+        deliver(note(), POLICY, log, channels)
+    assert slack.sent == []
+    log.clock += 61  # the redelivery after the visibility timeout (longer than the lease)
+    deliver(note(), POLICY, log, channels)
+    assert slack.sent == ["#churn"]
+
+
+def test_a_send_that_raised_something_else_gives_its_claim_back_for_the_retry():
+    # Given a channel whose own bookkeeping failed before it sent (a throttled read of a Slack thread
+    # anchor is a ClientError, not a DeliveryError): the invocation fails, and is retried at once
+    log, slack = FakeLog(), FakeChannel({"#churn": [RuntimeError("throttled")]})
+    channels = {"slack": slack, "email": FakeChannel(), "webhook": FakeChannel()}
+    with pytest.raises(RuntimeError):
+        deliver(note(), POLICY, log, channels)
+    # Then the retry sends it (the claim is not left to hold it off for its lease)
+    deliver(note(), POLICY, log, channels)
+    assert slack.sent == ["#churn"]
 
 
 def test_permanent_failure_is_recorded_and_not_retried():

@@ -336,6 +336,12 @@ class DigestStore:
     def claim(self, key: str, window: int) -> tuple[bool, set[str]]:
         return key not in self.markers, self.markers.setdefault(key, set())
 
+    def claim_target(self, key: str, target: str, lease_seconds: int) -> str:
+        return "delivered" if target in self.markers.get(key, set()) else "claimed"  # one invocation here
+
+    def release_target(self, key: str, target: str) -> None:
+        pass
+
     def mark(self, key: str, target: str) -> None:
         self.markers[key].add(target)
 

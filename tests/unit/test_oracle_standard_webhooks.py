@@ -176,6 +176,12 @@ class Log:
     def expire(self, key: str) -> None:
         self.markers.pop(key, None)
 
+    def claim_target(self, key: str, target: str, lease_seconds: int) -> str:
+        return "delivered" if target in self.markers.get(key, set()) else "claimed"  # one invocation here
+
+    def release_target(self, key: str, target: str) -> None:
+        pass
+
     def mark(self, key: str, target: str) -> None:
         self.markers[key].add(target)
 

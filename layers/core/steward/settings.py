@@ -1,4 +1,4 @@
-"""Settings from the function's environment (set by template.yaml), read once per process.
+"""Settings from the function's environment (set by template.yaml), read once per environment.
 
 Each field is read from the variable its alias names, case-insensitively, and validated by pydantic:
 what pydantic-settings would do for these flat fields, without its import (about 100 ms of a cold
@@ -81,6 +81,19 @@ def roles_by_account(value: str) -> dict[str, str]:
     return roles
 
 
-@lru_cache(maxsize=1)
+_NAMES = frozenset(str(f.alias) for f in Settings.model_fields.values())
+
+
 def get_settings() -> Settings:
-    return Settings.model_validate({name.upper(): value for name, value in os.environ.items()})
+    """The settings of the environment this runs in. Memoized on the values they are read from: one
+    Settings per process on Lambda, and still the right one where one process runs several functions
+    (the sandbox, where each invocation has its own environment, several at once in its parallel mode)."""
+    return _settings_for(tuple((k.upper(), v) for k, v in os.environ.items() if k.upper() in _NAMES))
+
+
+@lru_cache(maxsize=64)
+def _settings_for(values: tuple[tuple[str, str], ...]) -> Settings:
+    return Settings.model_validate(dict(values))
+
+
+get_settings.cache_clear = _settings_for.cache_clear  # type: ignore[attr-defined]

@@ -1,6 +1,7 @@
 """DynamoDB access for notifications: dedupe markers, the delivery log, Slack thread anchors.
 
-pk "DEDUPE#<key>"               delivered targets (a string set), "*complete", expiresAt (TTL)
+pk "DEDUPE#<key>"               delivered targets (a string set), "*complete", expiresAt (TTL), and
+                                "sending:<target>": until when an invocation holds the send to it
 pk "LOG#<yyyy-mm-dd>", sk time   one delivery attempt (channel, recipient, status, error)
 pk "THREAD#<key>#<channel>"     the Slack ts of a model version's first message
 """
@@ -17,6 +18,7 @@ from steward.adapters.clients import RETRYABLE_CODES, client, error_code
 from steward.adapters.lineage_store import from_item, to_dynamo
 
 LOG_RETENTION_DAYS = 90
+_SENDING = "sending:"  # + target key: until when an invocation holds the send to that target
 _BOOKKEEPING_ATTEMPTS = 4
 
 
@@ -34,9 +36,17 @@ def _after_delivery(call: Any) -> Any:
     return None
 
 
+def _now() -> float:
+    return time.time()
+
+
 class NotificationStore:
-    def __init__(self, table: str) -> None:
+    def __init__(self, table: str, clock: Any = None) -> None:
         self.table = table
+        self._clock = clock
+
+    def clock(self) -> float:
+        return float(self._clock()) if self._clock is not None else _now()
 
     @property
     def _ddb(self) -> Any:
@@ -44,7 +54,7 @@ class NotificationStore:
 
     def claim(self, dedupe_key: str, window_seconds: int) -> tuple[bool, set[str]]:
         """(first time in the window?, targets already served). One conditional write."""
-        now = int(time.time())
+        now = int(self.clock())
         key = {"pk": {"S": f"DEDUPE#{dedupe_key}"}, "sk": {"S": "-"}}
         try:
             self._ddb.put_item(
@@ -58,12 +68,51 @@ class NotificationStore:
             return False, set(item.get("delivered", {}).get("SS", []))
         return True, set()
 
+    def claim_target(self, dedupe_key: str, target_key: str, lease_seconds: int) -> str:
+        """Take the send to one target: "claimed" (send it, then mark it), "delivered" (marked already) or
+        "in-flight" (another invocation claimed it less than `lease_seconds` ago). One conditional write;
+        a read only when it is refused."""
+        now = int(self.clock())
+        key = {"pk": {"S": f"DEDUPE#{dedupe_key}"}, "sk": {"S": "-"}}
+        try:
+            self._ddb.update_item(
+                TableName=self.table,
+                Key=key,
+                UpdateExpression="SET #s = :until",
+                ConditionExpression="NOT contains(delivered, :t) AND (attribute_not_exists(#s) OR #s < :now)",
+                ExpressionAttributeNames={"#s": _SENDING + target_key},
+                ExpressionAttributeValues={
+                    ":until": {"N": str(now + lease_seconds)},
+                    ":now": {"N": str(now)},
+                    ":t": {"S": target_key},
+                },
+            )
+        except self._ddb.exceptions.ConditionalCheckFailedException:
+            item = self._ddb.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item", {})
+            return "delivered" if target_key in item.get("delivered", {}).get("SS", []) else "in-flight"
+        return "claimed"
+
+    def release_target(self, dedupe_key: str, target_key: str) -> None:
+        """Give a claimed send back (it failed, to be retried), retried on throttling and 5xx as the writes
+        after a delivery are: a claim left held makes every retry within its lease find the target in
+        flight. At worst its lease runs out."""
+        with contextlib.suppress(Exception):
+            _after_delivery(
+                lambda: self._ddb.update_item(
+                    TableName=self.table,
+                    Key={"pk": {"S": f"DEDUPE#{dedupe_key}"}, "sk": {"S": "-"}},
+                    UpdateExpression="REMOVE #s",
+                    ExpressionAttributeNames={"#s": _SENDING + target_key},
+                )
+            )
+
     def mark(self, dedupe_key: str, target_key: str) -> None:
         _after_delivery(
             lambda: self._ddb.update_item(
                 TableName=self.table,
                 Key={"pk": {"S": f"DEDUPE#{dedupe_key}"}, "sk": {"S": "-"}},
-                UpdateExpression="ADD delivered :t",
+                UpdateExpression="ADD delivered :t REMOVE #s",
+                ExpressionAttributeNames={"#s": _SENDING + target_key},
                 ExpressionAttributeValues={":t": {"SS": [target_key]}},
             )
         )

@@ -50,6 +50,11 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915 (one statement per op
         help="also serve the embedded AWS on 127.0.0.1 for your SDK or CLI code; Steward reacts by itself",
     )
     _add_location(serve)
+    serve.add_argument(
+        "--parallel",
+        action="store_true",
+        help="run invocations at the same moment, as Lambda does (requests, batches, events, schedules)",
+    )
 
     lineage = commands.add_parser("lineage", help="walk the lineage graph from a node (ARN or s3:// URI)")
     lineage.add_argument("id")
@@ -218,6 +223,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         outbox=args.outbox,
                         account=args.account,
                         region=args.region,
+                        parallel=args.parallel,
                     )
                 )
             return int(

@@ -19,7 +19,18 @@ class DeliveryError(Exception):
 
 
 class RetryLaterError(Exception):
-    """At least one target failed in a way worth retrying: the message goes back to the queue."""
+    """At least one target failed in a way worth retrying, or is being sent by another invocation right
+    now: the message goes back to the queue. `failed` is False when nothing failed (only in flight)."""
+
+    def __init__(self, message: str, *, failed: bool = True) -> None:
+        self.failed = failed
+        super().__init__(message)
+
+
+# How long a claim to send to one target holds off other invocations (copies of the same message, SQS
+# delivering at least once): longer than the notifier may run (30 s), shorter than the queue hides a
+# message it delivered (180 s), so the redelivery after a crash finds the claim lapsed and sends.
+SENDING_LEASE_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -56,6 +67,8 @@ class Channel(Protocol):
 
 class DeliveryLog(Protocol):
     def claim(self, dedupe_key: str, window_seconds: int) -> tuple[bool, set[str]]: ...
+    def claim_target(self, dedupe_key: str, target_key: str, lease_seconds: int) -> str: ...
+    def release_target(self, dedupe_key: str, target_key: str) -> None: ...
     def hold_for_digest(self, bucket: str, notification: Notification) -> None: ...
     def mark(self, dedupe_key: str, target_key: str) -> None: ...
     def complete(self, dedupe_key: str) -> None: ...
@@ -134,10 +147,18 @@ def deliver(
         report.digested = True
         return report
     retry: list[str] = []
+    in_flight: list[str] = []
     targets = [t for t in plan(notification, policy) if t.key not in done]  # others: served earlier
     occurrence = _occurrence(notification, log, done, targets)
     for planned in targets:
         target = replace(planned, message_id=message_id(occurrence, planned))
+        # Another copy of the message may be delivering it at this moment: one send per target
+        taken = log.claim_target(notification.dedupe_key, target.key, SENDING_LEASE_SECONDS)
+        if taken == "delivered":  # by that copy, since this one read what was served
+            continue
+        if taken == "in-flight":  # this copy comes back later, and finds it sent (or the claim lapsed)
+            in_flight.append(target.key)
+            continue
         try:
             details = channels[target.channel].send(target, notification)
         except DeliveryError as exc:
@@ -155,14 +176,23 @@ def deliver(
             if exc.permanent:
                 log.mark(notification.dedupe_key, target.key)
             else:
+                log.release_target(notification.dedupe_key, target.key)  # the retry may send it at once
                 retry.append(target.key)
             continue
+        except Exception:
+            # Not the channel's answer (its own bookkeeping failed, e.g. a throttled read of a Slack thread
+            # anchor): the invocation fails and is retried, at once in the sandbox; held, the claim would
+            # make every retry within its lease find the target in flight. A crash keeps it (BaseException).
+            log.release_target(notification.dedupe_key, target.key)
+            raise
         log.mark(notification.dedupe_key, target.key)
         log.record(
             {**base, "channel": target.channel, "recipient": target.address, "status": "sent", **details}
         )
         report.sent.append(target.key)
     if retry:
-        raise RetryLaterError(f"will retry {', '.join(retry)}")
+        raise RetryLaterError(f"will retry {', '.join(retry + in_flight)}")
+    if in_flight:
+        raise RetryLaterError(f"in flight in another invocation: {', '.join(in_flight)}", failed=False)
     log.complete(notification.dedupe_key)
     return report

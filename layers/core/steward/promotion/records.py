@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from datetime import datetime
 from typing import Any
 
@@ -67,10 +68,19 @@ def _endpoint_summary(deployment: Deployment) -> dict[str, Any]:
     }
 
 
+def _record_id(deployment: Deployment) -> str:
+    """The lineage change's id: one per saved state, and one per refusal reason (a refused deployment that
+    an event delivered again re-checks and refuses again, for the same reason: recorded once)."""
+    if deployment.status == "refused":
+        reason = hashlib.sha256(str(deployment.failure_reason).encode()).hexdigest()[:16]
+        return f"deployment:{deployment.id}:refused:{reason}"
+    return f"deployment:{deployment.id}:{deployment.revision}:{deployment.status}"
+
+
 def _apply_record(deployment: Deployment, package: str, deps: Deps, now: datetime) -> None:
     deps.lineage.apply(
         LineageChange(
-            event_id=f"deployment:{deployment.id}:{deployment.revision}:{deployment.status}",
+            event_id=_record_id(deployment),
             event_time=now,
             detail_type="Steward Deployment",
             nodes=[

@@ -12,7 +12,7 @@ from steward.errors import NotFoundError, StaleEventError
 from steward.policy import Policy, Stage
 from steward.promotion import effects, machine, plan
 from steward.promotion.deps import Deps, endpoints_of, sagemaker_of, stage_endpoint_arn
-from steward.promotion.models import Deployment, RollbackCommand
+from steward.promotion.models import ACTIVE, Deployment, RollbackCommand
 from steward.promotion.records import group_of, version_of
 
 BUSY = machine.BUSY
@@ -166,6 +166,13 @@ def start(deployment: Deployment, stage: Stage, policy: Policy, deps: Deps, now:
         else:
             sagemaker.update_endpoint(deployment.endpoint, name, config)
     except NotFoundError as exc:  # SageMaker refused the request (validation): it will not get better
+        # ...unless it refused because this very deployment was started meanwhile: the lock is the
+        # deployment's own, so two deliveries of its approval (or an endpoint event and the sweep starting
+        # it from the queue) can both get here, and SageMaker takes one CreateEndpoint/UpdateEndpoint. The
+        # other records the start as a retry would (whichever saves first), never fails it or frees the lock.
+        now_moving = sagemaker.describe_endpoint(deployment.endpoint)
+        if now_moving and name in (now_moving["config"], now_moving.get("pending")):
+            return _resume(deployment, now_moving, name, policy, deps, now)
         deps.store.release(deployment.endpoint_arn, deployment.id)
         named = deployment.model_copy(update={"model_name": name, "config_name": name})
         return effects.conclude(
@@ -174,7 +181,10 @@ def start(deployment: Deployment, stage: Stage, policy: Policy, deps: Deps, now:
     accepted = machine.Accepted(name, previous_config, serving_version, config or None, endpoint is None, now)
     step = machine.transition(deployment, accepted)
     assert step.state is not None  # a queued deployment (begin and next_queued start nothing else)
-    started = deps.store.save(step.state)
+    try:
+        started = deps.store.save(step.state)
+    except StaleEventError:  # an endpoint event found the update under way and recorded it first
+        return _moved_on(step.state, deps, now, policy)
     effects.apply(step.effects, started, deps, now, policy)
     return {"outcome": "started", "deployment": started.id, "endpoint": started.endpoint, "config": name}
 
@@ -190,7 +200,10 @@ def _resume(
     stage = effects.stage_for(policy, deployment)
     config = plan.deployment_config(stage) if stage and endpoint["config"] else None
     step = machine.transition(deployment, machine.Resumed(name, config, now))
-    started = deps.store.save(step.state) if step.state is not None else deployment
+    try:
+        started = deps.store.save(step.state) if step.state is not None else deployment
+    except StaleEventError:  # the other delivery (or the sweep) resumed it first
+        return _moved_on(deployment, deps, now, policy)
     effects.settle(started, deps, now, policy)
     if endpoint["status"] == "InService" and endpoint["config"] == name:
         return effects.conclude(
@@ -203,9 +216,21 @@ def queue(deployment: Deployment, why: str, deps: Deps, now: datetime) -> dict[s
     """Wait for the endpoint (recorded once per reason)."""
     step = machine.transition(deployment, machine.Queue(why, now))
     if step.state is not None:
-        queued = deps.store.save(step.state)
+        try:
+            queued = deps.store.save(step.state)
+        except StaleEventError:  # the other delivery queued (or started) it first
+            return _moved_on(deployment, deps, now, None)
         effects.apply(step.effects, queued, deps, now, None)
     return {"outcome": "queued", "deployment": deployment.id, "reason": why}
+
+
+def _moved_on(deployment: Deployment, deps: Deps, now: datetime, policy: Policy | None) -> dict[str, Any]:
+    """Another invocation moved the deployment first (its write landed): what it saved stands; finish
+    what that implies (idempotently) and answer duplicate."""
+    fresh = deps.store.get(deployment.endpoint_arn, deployment.id)
+    if fresh is not None and fresh.status != "queued":
+        effects.settle(fresh, deps, now, policy if fresh.status not in ACTIVE else None)
+    return {"outcome": "duplicate", "deployment": deployment.id, "status": fresh and fresh.status}
 
 
 def refuse(deployment: Deployment, why: str, deps: Deps, now: datetime) -> dict[str, Any]:
