@@ -374,7 +374,7 @@ class Sandbox:
         self._install_call_counter()
         self.iam = Enforcer(self.iam.mode, self.account, self.region)
         self.iam.install()
-        from steward.adapters import clients
+        from steward.kernel.aws import clients
 
         clients.reset()
         self._fresh_providers()
@@ -495,7 +495,7 @@ class Sandbox:
             self._mock.stop()
             self._mock = None
         self._isolation.uninstall()
-        from steward.adapters import clients
+        from steward.kernel.aws import clients
 
         clients.reset()
         os.environ.clear()
@@ -831,7 +831,7 @@ class Sandbox:
         return query.walk(store, id, direction=direction, depth=depth)
 
     def lineage_store(self) -> Any:
-        from steward.adapters.lineage_store import LineageStore
+        from steward.lineage.adapters.store import LineageStore
 
         return LineageStore(self.output("LineageTableName"), self.output("IdempotencyTableName"))
 
@@ -857,8 +857,8 @@ class Sandbox:
 
     def redrive(self, function: str) -> dict[str, Any]:
         """Send what sits in a function's DLQ back to the function that failed it (steward redrive)."""
-        from steward.adapters.queues import SqsDeadLetters
-        from steward.redrive import redrive
+        from steward_cli.queues import SqsDeadLetters
+        from steward_cli.redrive import redrive
 
         assert self.inventory is not None
         spec = self._function(function)
@@ -1493,14 +1493,14 @@ class Sandbox:
         with Environment(
             {k: v for k, v in shared.items() if k.startswith("POWERTOOLS_") and "SERVICE" not in k}
         ):
-            from steward.observability import logger
+            from steward.kernel.observability import logger
 
         handler = logger.registered_handler
         if isinstance(handler, logging.StreamHandler):
             self._saved_log_stream = handler.setStream(_Tee(self.logs, self.verbose))
 
     def _release_logs(self) -> None:
-        from steward.observability import logger
+        from steward.kernel.observability import logger
 
         handler = logger.registered_handler
         if isinstance(handler, logging.StreamHandler):
@@ -1585,7 +1585,7 @@ class Sandbox:
 
         hook = ("before-call.*.*", fail)
         BUILTIN_HANDLERS.append(hook)
-        from steward.adapters import clients
+        from steward.kernel.aws import clients
 
         clients.reset()  # clients made before the block do not see new built-in handlers
         try:

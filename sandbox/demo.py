@@ -30,7 +30,7 @@ from typing import Any, TextIO
 
 from sandbox.core import REPO_ROOT, Sandbox
 from sandbox.replay import create_sagemaker_resources, load_events
-from steward.cli.render import clip
+from steward_cli.render import clip
 
 EVENTS = REPO_ROOT / "events"
 ACCOUNT, REGION = "123456789012", "us-east-1"
@@ -207,7 +207,7 @@ def _act_one(sb: Sandbox, say: Narrator) -> list[dict[str, Any]]:
 
 
 def _act_two(sb: Sandbox, say: Narrator, interactive: bool) -> dict[str, Any]:
-    from steward.cli import main as steward
+    from steward_cli import main as steward
 
     say.act("Act 2 — today, live: gate, approval, promotion, monitoring, rollback")
     say.step("The platform team turns on the approval gate and promotion stages for churn-models")
@@ -424,7 +424,7 @@ def _monitoring(sb: Sandbox, say: Narrator) -> dict[str, Any]:
     alerts = [m for m in emails[sent:] if "Monitor" in m["subject"] or "Alarm" in m["subject"]]
     for message in alerts:
         say.say(f"alert → {message['to']}: {message['subject']}")
-    from steward.cli import main as steward
+    from steward_cli import main as steward
 
     since = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     shown = _run_cli(steward, ["monitoring", "churn-prod", "--since", since, "--api-url", sb.api_url])
@@ -441,7 +441,7 @@ def _monitoring(sb: Sandbox, say: Narrator) -> dict[str, Any]:
 
 
 def _questions(sb: Sandbox, say: Narrator, live: dict[str, Any]) -> None:
-    from steward.cli.remote import StewardApi
+    from steward_cli.remote import StewardApi
 
     api = StewardApi(sb.api_url)
     say.act("The lineage questions, asked of the API as an operator would")
@@ -500,7 +500,7 @@ def _questions(sb: Sandbox, say: Narrator, live: dict[str, Any]) -> None:
             f"{(d.get('startedAt') or '?')[:19]:<20} {d['outcome']:<12} {versions:<5} "
             f"{d['endpointConfigName']}{who}"
         )
-    from steward.cli.commands import compare_text
+    from steward_cli.commands import compare_text
 
     say.step("What differs between the version rolled back to (v3) and the one rolled back from (v5)?")
     say.say(compare_text(api.compare(f"{ARN}:model-package/{GROUP}/3", live["v5"])))
@@ -550,7 +550,7 @@ def put_json(s3: Any, uri: str, body: Any) -> None:
 
 
 def _request_for(sb: Sandbox, package: str) -> dict[str, Any]:
-    from steward.adapters.approval_store import ApprovalStore
+    from steward.approvals.adapters.store import ApprovalStore
     from steward.approvals.models import ApprovalRequest
 
     store = ApprovalStore(sb.output("LineageTableName"), sb.output("IdempotencyTableName"))
@@ -668,7 +668,7 @@ def _deployment_line(endpoint: str, d: dict[str, Any]) -> str:
 
 
 def _serving_version(sb: Sandbox) -> str:
-    from steward.cli.remote import StewardApi
+    from steward_cli.remote import StewardApi
 
     now = StewardApi(sb.api_url).serving("churn-prod", _now())
     return ", ".join(f"v{v.get('version')}" for v in now.get("versions") or []) or "?"
@@ -735,7 +735,7 @@ def run_demo(out: TextIO | None = None, interactive: bool = False) -> int:
 def _estate_and_audit(sb: Sandbox, say: Narrator, package: str) -> Path:
     """`steward status` over the whole estate, then the audit report of the version approved live."""
     from sandbox.story import OUTBOX_DIR
-    from steward.cli import main as steward
+    from steward_cli import main as steward
 
     say.act("The estate, and the audit trail of the version approved today")
     say.step(f"steward status --api-url {sb.api_url}")

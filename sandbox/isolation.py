@@ -4,7 +4,7 @@ On Lambda every invocation in flight has an execution environment of its own: it
 own `os.environ`, module globals and caches. The sandbox runs every function in one process, several at
 once in its parallel mode (`Sandbox(parallel=True)`, threads). While a sandbox runs, what Steward,
 Powertools and the runtime keep process-wide is made context-local (a `contextvars` value, so the pools
-Steward fans reads out to, `steward.threads.ContextPool`, see the invocation that submitted to them):
+Steward fans reads out to, `steward.kernel.threads.ContextPool`, see the invocation that submitted to them):
 
 - the environment: `os.environ` is a view that, inside an invocation, reads and writes that
   invocation's own copy (the sandbox's environment plus the function's variables);
@@ -16,7 +16,7 @@ Steward fans reads out to, `steward.threads.ContextPool`, see the invocation tha
 Outside any invocation (the test itself, the sandbox's own calls) everything reads as usual. The handler
 module's own globals (an event handler app, a batch processor) are per execution environment: the
 sandbox loads a function's module once for each environment it needs at the same time (sandbox/core.py).
-Steward's settings are a function of the environment (`steward.settings.get_settings`), so they follow.
+Steward's settings are a function of the environment (`steward.kernel.settings.get_settings`), so they follow.
 """
 
 from __future__ import annotations

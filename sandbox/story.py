@@ -65,7 +65,7 @@ def describe_event(event: dict[str, Any], width: int | None = None) -> str:
     )
     text = f"{kind} {name} → {status}"
     if width is not None and len(text) > width:
-        from steward.cli.render import clip_middle
+        from steward_cli.render import clip_middle
 
         room = max(width - len(f"{kind}  → {status}"), 8)
         text = f"{kind} {clip_middle(name, room)} → {status}"
@@ -134,7 +134,7 @@ def run_replay(
         json.dump({"results": results, "lineage": graph}, out, indent=2, default=str)
         out.write("\n")
     else:
-        from steward.cli.render import tree
+        from steward_cli.render import tree
 
         out.write("\nLineage\n")
         out.write(tree(graph) + "\n")
@@ -295,7 +295,7 @@ def _write_outbox(messages: list[dict[str, Any]], folder: Path, written: int) ->
 
 def _show_outbox(sb: Sandbox, out: TextIO) -> None:
     """What people were told, and the messages written out to read (emails as .eml and .html)."""
-    from steward.cli.render import clip
+    from steward_cli.render import clip
 
     outbox = sb.outbox
     out.write(f"\nNotifications delivered ({len(outbox)}), written to {OUTBOX_DIR}/:\n")

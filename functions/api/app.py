@@ -17,13 +17,13 @@ from steward import __version__
 from steward.api.errors import answer_error, media_refusal, no_route, proxy_response
 from steward.api.openapi import openapi_document
 from steward.approvals.routes import router as approval_router
-from steward.lineage import api_support as check
+from steward.kernel import params as check
+from steward.kernel.observability import logger, metrics, tracer
+from steward.kernel.settings import get_settings
 from steward.lineage.routes import router as lineage_router
 from steward.monitoring.routes import router as monitoring_router
-from steward.observability import logger, metrics, tracer
 from steward.promotion.routes import router as promotion_router
 from steward.report.routes import router as report_router
-from steward.settings import get_settings
 from steward.status.routes import router as status_router
 
 app = APIGatewayRestResolver(enable_validation=True)

@@ -12,13 +12,13 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from steward.adapters.backfill_store import BackfillStore
-from steward.adapters.lineage_store import LineageStore
-from steward.adapters.sagemaker import SageMakerCatalog
+from steward.backfill.adapters.store import BackfillStore
 from steward.backfill.walk import BackfillRequest, backfill, start_or_resume
-from steward.errors import RefusedError
-from steward.observability import logger, metrics, tracer
-from steward.settings import get_settings
+from steward.kernel.errors import RefusedError
+from steward.kernel.observability import logger, metrics, tracer
+from steward.kernel.settings import get_settings
+from steward.lineage.adapters.sagemaker import SageMakerCatalog
+from steward.lineage.adapters.store import LineageStore
 
 
 @logger.inject_lambda_context(clear_state=True)

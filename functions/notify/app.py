@@ -9,13 +9,13 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from steward.adapters.channels import channels_for
-from steward.adapters.notification_store import NotificationStore
+from steward.kernel.observability import logger, metrics, tracer
+from steward.kernel.settings import get_settings
+from steward.notify.adapters.channels import channels_for
+from steward.notify.adapters.store import NotificationStore
 from steward.notify.deliver import RetryLaterError, deliver
 from steward.notify.models import Notification
-from steward.observability import logger, metrics, tracer
 from steward.policy import load_policy
-from steward.settings import get_settings
 
 processor = BatchProcessor(event_type=EventType.SQS)
 

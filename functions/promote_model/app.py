@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from steward.events import models as ev
 from steward.events import parse_or_ignore
-from steward.observability import logger, metrics, tracer
+from steward.kernel.observability import logger, metrics, tracer
 from steward.policy import load_policy
 from steward.promotion import service
 from steward.promotion.counts import count_outcomes

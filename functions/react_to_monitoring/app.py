@@ -10,9 +10,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from steward.events import parse_or_ignore
+from steward.kernel.observability import logger, metrics, tracer
 from steward.monitoring.react import react
 from steward.monitoring.wiring import monitoring_deps
-from steward.observability import logger, metrics, tracer
 from steward.policy import load_policy
 
 _METRICS = {

@@ -9,22 +9,22 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from steward.adapters.lineage_store import LineageStore
-from steward.adapters.notification_queue import NotificationQueue
-from steward.adapters.sagemaker import SageMakerReader
 from steward.events import models as ev
+from steward.kernel.observability import logger, metrics, tracer
+from steward.kernel.settings import get_settings
+from steward.lineage.adapters.sagemaker import SageMakerReader
+from steward.lineage.adapters.store import LineageStore
 from steward.lineage.reconcile import reconcile
+from steward.notify.adapters.outbox import notification_queue
 from steward.notify.jobs import rule_findings
-from steward.observability import logger, metrics, tracer
 from steward.policy import load_policy
-from steward.settings import get_settings
 
 
 def _alert(event: ev.TrainingJobStateChange, advanced: list[dict[str, Any]]) -> None:
     """The alert the training-job event would have raised, for the rules that ended after it."""
     notification = rule_findings(event, load_policy(), only=advanced)
     if notification is not None:
-        NotificationQueue(get_settings().notification_queue_url).send(notification)
+        notification_queue(get_settings().notification_queue_url).send(notification)
         logger.info("rule findings reported", extra={"dedupe_key": notification.dedupe_key})
 
 

@@ -7,13 +7,13 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from steward.adapters.lineage_store import LineageStore
-from steward.adapters.sagemaker import SageMakerReader, workload_readers
-from steward.errors import InvalidEventError
 from steward.events import parse_or_ignore
+from steward.kernel.errors import InvalidEventError
+from steward.kernel.observability import logger, metrics, tracer
+from steward.kernel.settings import get_settings
+from steward.lineage.adapters.sagemaker import SageMakerReader, workload_readers
+from steward.lineage.adapters.store import LineageStore
 from steward.lineage.record import record_lineage
-from steward.observability import logger, metrics, tracer
-from steward.settings import get_settings
 
 
 @logger.inject_lambda_context(clear_state=True)

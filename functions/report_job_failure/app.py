@@ -7,13 +7,13 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from steward.adapters.notification_queue import NotificationQueue
-from steward.adapters.sagemaker import SageMakerReader
 from steward.events import parse_or_ignore
+from steward.kernel.observability import logger, metrics, tracer
+from steward.kernel.settings import get_settings
+from steward.lineage.adapters.sagemaker import SageMakerReader
+from steward.notify.adapters.outbox import notification_queue
 from steward.notify.jobs import job_failure, rule_findings
-from steward.observability import logger, metrics, tracer
 from steward.policy import load_policy
-from steward.settings import get_settings
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -29,7 +29,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     ]
     if not notifications:
         return {"outcome": "ignored", "reason": "not a failure"}
-    queue = NotificationQueue(get_settings().notification_queue_url)
+    queue = notification_queue(get_settings().notification_queue_url)
     sent = [(queue.send(n), n.dedupe_key) for n in notifications]
     logger.info("job problems reported", extra={"dedupe_keys": [key for _, key in sent]})
     return {"outcome": "enqueued", "messageId": sent[0][0], "dedupeKey": sent[0][1], "notified": len(sent)}

@@ -12,7 +12,7 @@ from steward.approvals.service import open_request
 from steward.approvals.wiring import approval_deps
 from steward.events import models as ev
 from steward.events import parse_or_ignore
-from steward.observability import logger, metrics, tracer
+from steward.kernel.observability import logger, metrics, tracer
 from steward.policy import load_policy
 
 # What the gate did with a new version; a duplicate delivery counts nothing, nor does one resuming a request

@@ -7,12 +7,12 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from steward.adapters.channels import channels_for
-from steward.adapters.notification_store import NotificationStore
+from steward.kernel.observability import logger, metrics, tracer
+from steward.kernel.settings import get_settings
+from steward.notify.adapters.channels import channels_for
+from steward.notify.adapters.store import NotificationStore
 from steward.notify.digest import send_digests
-from steward.observability import logger, metrics, tracer
 from steward.policy import load_policy
-from steward.settings import get_settings
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -8,11 +8,11 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from steward.adapters.lineage_store import LineageStore
 from steward.approvals.service import sweep
 from steward.approvals.wiring import approval_deps
-from steward.observability import logger, metrics, tracer
-from steward.settings import get_settings
+from steward.kernel.observability import logger, metrics, tracer
+from steward.kernel.settings import get_settings
+from steward.lineage.adapters.store import LineageStore
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -132,7 +132,7 @@ class DescribesPerResource:
     def __enter__(self) -> DescribesPerResource:
         from botocore.handlers import BUILTIN_HANDLERS
 
-        from steward.adapters import clients
+        from steward.kernel.aws import clients
 
         def count(model: Any, params: Any = None, **_: Any) -> None:
             if model.service_model.service_name == "sagemaker" and model.name.startswith("Describe"):
@@ -149,7 +149,7 @@ class DescribesPerResource:
     def __exit__(self, *exc: object) -> None:
         from botocore.handlers import BUILTIN_HANDLERS
 
-        from steward.adapters import clients
+        from steward.kernel.aws import clients
 
         BUILTIN_HANDLERS.remove(self._hook)
         clients.reset()

@@ -227,7 +227,7 @@ def _lineage_notifications_monitoring_and_schedules() -> None:
     Model Monitor report missing, the API's store throttled, and every schedule once."""
     import yaml
 
-    from steward.adapters.channels import MAX_ATTEMPTS
+    from steward.notify.adapters.channels import MAX_ATTEMPTS
     from steward.policy import DEFAULT_POLICY_FILE
     from tests.integration.test_monitoring import execution, serving
 
@@ -333,7 +333,7 @@ def test_the_functions_that_emitted_nothing_now_count_their_outcomes(emitted, se
 
 @contextlib.contextmanager
 def _metric_set():
-    from steward.observability import metrics
+    from steward.kernel.observability import metrics
 
     metrics.clear_metrics()
     try:

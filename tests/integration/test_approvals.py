@@ -273,7 +273,7 @@ def test_reminders_then_expiry_on_schedule_and_expired_links_change_nothing():
 
 
 def test_operators_list_pending_requests_and_decide_for_an_approver(capsys):
-    from steward.cli import main
+    from steward_cli import main
 
     with Sandbox(policy=policy()) as sb:
         arn = register(sb)

@@ -11,7 +11,7 @@ import pytest
 
 from sandbox import Sandbox
 from sandbox.replay import create_sagemaker_resources
-from steward.cli import main
+from steward_cli import main
 from tests.conftest import EVENTS, load, story
 
 ACC = "arn:aws:sagemaker:us-east-1:123456789012"

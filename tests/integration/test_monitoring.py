@@ -14,7 +14,7 @@ import pytest
 
 from sandbox import Sandbox
 from sandbox.replay import create_sagemaker_resources
-from steward.cli import main
+from steward_cli import main
 from tests.conftest import EVENTS, load, story
 
 ACC = "arn:aws:sagemaker:us-east-1:123456789012"
@@ -352,7 +352,7 @@ class TestReactions:
         assert status == 200 and body["items"] == []
 
     def test_the_ledger_write_is_conditional_so_only_one_of_two_racing_claims_wins(self, sb):
-        from steward.adapters.monitoring_store import MonitoringStore
+        from steward.monitoring.adapters.store import MonitoringStore
         from steward.monitoring.retraining import Ledger
 
         ledger = MonitoringStore(sb.output("LineageTableName"), sb.output("IdempotencyTableName"))

@@ -245,7 +245,7 @@ def test_calls_made_with_an_assumed_role_are_that_roles_in_its_account():
 
 
 def test_the_cli_asks_about_and_rolls_back_a_workload_accounts_endpoint(sb, capsys):
-    from steward.cli import main
+    from steward_cli import main
 
     approve(sb, register(sb))
     approve(sb, register(sb, artifact="s3://models/fraud/v2.tar.gz"))

@@ -105,7 +105,7 @@ def test_permanent_webhook_failure_is_logged_not_retried_forever():
         assert sb.dlq_messages("notify") == []
         from datetime import UTC, datetime, timedelta
 
-        from steward.adapters.notification_store import NotificationStore
+        from steward.notify.adapters.store import NotificationStore
 
         failed = NotificationStore("steward-local-notifications").attempts(
             datetime.now(UTC) - timedelta(hours=1), failed_only=True
@@ -143,7 +143,7 @@ def test_a_malformed_message_fails_alone_in_its_batch(sb):
 
 
 def test_delivery_log_through_the_api_and_cli(capsys):
-    from steward.cli import main
+    from steward_cli import main
 
     with Sandbox(policy=POLICY) as sb:
         sb.receiver.fail("/webhooks/pager", times=100, status=404)
@@ -206,7 +206,7 @@ def test_updates_for_one_model_version_share_a_slack_thread(sb):
 
 
 def test_a_send_to_one_target_is_claimed_by_one_invocation_at_a_time(sb):
-    from steward.adapters.notification_store import NotificationStore
+    from steward.notify.adapters.store import NotificationStore
 
     clock = [1_000_000.0]
     store = NotificationStore(sb.output("NotificationsTableName"), clock=lambda: clock[0])

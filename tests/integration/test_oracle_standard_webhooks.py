@@ -51,7 +51,7 @@ def stored_key(sb: Sandbox) -> str:
 
 
 def failed_attempts(sb: Sandbox) -> list[dict[str, Any]]:
-    from steward.adapters.notification_store import NotificationStore
+    from steward.notify.adapters.store import NotificationStore
 
     return NotificationStore("steward-local-notifications").attempts(
         datetime.now(UTC) - timedelta(hours=1), failed_only=True

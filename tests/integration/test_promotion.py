@@ -353,7 +353,7 @@ def test_rollback_requests_are_validated(sb):
 
 
 def test_rollback_cli(sb, capsys):
-    from steward.cli import main
+    from steward_cli import main
 
     approve(sb, register(sb))
     approve(sb, register(sb, artifact="s3://models/fraud/v2.tar.gz"))
@@ -397,7 +397,7 @@ def test_a_package_approved_outside_steward_deploys_with_a_warning_when_the_poli
 
 
 def test_the_artifact_must_be_the_one_approved(sb):
-    from steward.adapters.approval_store import ApprovalStore
+    from steward.approvals.adapters.store import ApprovalStore
     from steward.approvals.models import ApprovalRequest
 
     arn = register(sb)
@@ -442,8 +442,8 @@ def test_a_stage_needing_its_own_approval_asks_again_and_deploys_when_approved()
 def test_a_retry_after_sagemaker_accepted_the_update_resumes_instead_of_calling_again(sb, monkeypatch, hold):
     """The update was accepted but what followed failed (throttled save): Lambda's retry must not call
     UpdateEndpoint again nor mistake the endpoint's own progress for someone else's."""
-    from steward.adapters.deployment_store import DeploymentStore
-    from steward.errors import DependencyError
+    from steward.kernel.errors import DependencyError
+    from steward.promotion.adapters.store import DeploymentStore
 
     approve(sb, register(sb))
     original = DeploymentStore.save

@@ -15,7 +15,7 @@ from tests.reliability.explorer import holding, package_event
 
 
 def test_the_same_approved_event_delivered_twice_at_once_starts_the_deployment_once():
-    from steward.adapters.deployment_store import DeploymentStore
+    from steward.promotion.adapters.store import DeploymentStore
 
     with Sandbox(policy=policy()) as sb:
         with holding(sb, package_event("Approved")) as held:
@@ -81,7 +81,7 @@ def _sweep(sb: Sandbox) -> dict:
 
 
 def _store(sb: Sandbox):
-    from steward.adapters.deployment_store import DeploymentStore
+    from steward.promotion.adapters.store import DeploymentStore
 
     return DeploymentStore(sb.output("LineageTableName"))
 
@@ -91,7 +91,7 @@ def _arn(endpoint: str) -> str:
 
 
 def test_a_queued_version_started_by_the_endpoint_event_and_the_sweep_at_once_is_started_once():
-    from steward.adapters.deployment_store import DeploymentStore
+    from steward.promotion.adapters.store import DeploymentStore
 
     with Sandbox(policy=policy()) as sb:
         # Given v1 creating its endpoint, v2 approved meanwhile (queued), and v1's endpoint now InService

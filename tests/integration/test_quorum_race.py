@@ -21,7 +21,7 @@ def _token_and_csrf(link: str) -> tuple[str, str]:
 def test_two_approvers_at_once_on_a_quorum_of_two_both_count():
     from steward.approvals import service
     from steward.approvals.wiring import approval_deps
-    from steward.settings import get_settings
+    from steward.kernel.settings import get_settings
 
     with Sandbox(policy=policy(quorum=2)) as sb:
         arn = register(sb)
@@ -60,8 +60,8 @@ def test_two_approvers_at_once_on_a_quorum_of_two_both_count():
 def test_a_lost_write_never_burns_the_link():
     from steward.approvals import service
     from steward.approvals.wiring import approval_deps
-    from steward.errors import StaleEventError
-    from steward.settings import get_settings
+    from steward.kernel.errors import StaleEventError
+    from steward.kernel.settings import get_settings
 
     with Sandbox(policy=policy(quorum=2)) as sb:
         register(sb)

@@ -12,7 +12,7 @@ from html.parser import HTMLParser
 import pytest
 
 from sandbox import Sandbox
-from steward.cli import main
+from steward_cli import main
 from tests.integration.test_promotion import approve, http, policy
 
 HOSTILE = '<script>alert(1)</script><img src=x onerror=alert(2)> "quoted" & \u202eevil'

@@ -11,7 +11,7 @@ import uuid
 import pytest
 
 from sandbox import Sandbox
-from steward.cli import main
+from steward_cli import main
 from tests.conftest import load
 
 

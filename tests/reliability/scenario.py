@@ -330,7 +330,7 @@ def _without_reactions(view: dict[str, Any]) -> dict[str, Any]:
 def delivery_log(sb: Sandbox) -> list[dict[str, Any]]:
     from datetime import UTC, datetime, timedelta
 
-    from steward.adapters.notification_store import NotificationStore
+    from steward.notify.adapters.store import NotificationStore
 
     store = NotificationStore(sb.output("NotificationsTableName"))
     return store.attempts(datetime.now(UTC) - timedelta(days=1), limit=100_000)
@@ -348,7 +348,7 @@ def observe(
     the run started: node times from then on are the run's own clock (volatile). `outbox_before`: what
     was delivered before the part being observed. `sagemaker=False` skips reading the registry and the
     endpoints back (replays of recorded events only read SageMaker)."""
-    from steward.adapters.deployment_store import DeploymentStore
+    from steward.promotion.adapters.store import DeploymentStore
 
     graph = sb.lineage()
     view = lineage_view(graph, since)

@@ -28,8 +28,8 @@ from hypothesis import strategies as st
 
 from sandbox import Sandbox
 from sandbox.patterns import matches
-from steward.errors import InvalidEventError, UnsupportedEventError
 from steward.events import EVENT_MODELS, parse_event
+from steward.kernel.errors import InvalidEventError, UnsupportedEventError
 from tests.conftest import EVENTS
 from tests.reliability import scenario
 

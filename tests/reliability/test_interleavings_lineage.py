@@ -25,7 +25,7 @@ ACC = "arn:aws:sagemaker:us-east-1:123456789012"
 
 @pytest.fixture(scope="module")
 def sb() -> Iterator[Sandbox]:
-    from steward.settings import get_settings
+    from steward.kernel.settings import get_settings
 
     with Sandbox(serve_api=False, parallel=True) as sandbox:
         with mock.patch.dict(os.environ, sandbox._function("record_lineage").environment):
@@ -35,12 +35,12 @@ def sb() -> Iterator[Sandbox]:
 
 
 def _record(event: dict[str, Any]) -> Any:
-    from steward.adapters.lineage_store import LineageStore
-    from steward.adapters.sagemaker import SageMakerReader
     from steward.events import parse_or_ignore
+    from steward.kernel.observability import logger
+    from steward.kernel.settings import get_settings
+    from steward.lineage.adapters.sagemaker import SageMakerReader
+    from steward.lineage.adapters.store import LineageStore
     from steward.lineage.record import record_lineage
-    from steward.observability import logger
-    from steward.settings import get_settings
 
     s = get_settings()
     store = LineageStore(s.lineage_table, s.idempotency_table, s.event_id_ttl_seconds)

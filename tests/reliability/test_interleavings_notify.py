@@ -64,7 +64,7 @@ def _redeliver_later(sb: Sandbox, batch: dict[str, Any]) -> dict[str, Any]:
     import time
     from unittest import mock
 
-    with mock.patch("steward.adapters.notification_store._now", return_value=time.time() + 181):
+    with mock.patch("steward.notify.adapters.store._now", return_value=time.time() + 181):
         return _notify(sb, batch)
 
 

@@ -90,13 +90,13 @@ class Group:
             self.sb.drain()
 
     def deployments(self) -> list[Any]:
-        from steward.adapters.deployment_store import DeploymentStore
+        from steward.promotion.adapters.store import DeploymentStore
 
         store = DeploymentStore(self.sb.output("LineageTableName"))
         return sorted(store.for_endpoint(self.endpoint_arn.lower()), key=lambda d: d.created_at)
 
     def holder(self) -> Any:
-        from steward.adapters.deployment_store import DeploymentStore
+        from steward.promotion.adapters.store import DeploymentStore
 
         return DeploymentStore(self.sb.output("LineageTableName")).holder(self.endpoint_arn.lower())
 

@@ -177,7 +177,7 @@ def _slack(sb: Sandbox, user: str, request_id: str, *, timestamp: int | None = N
 
 
 def test_the_registrant_cannot_approve_their_own_version_through_any_channel(sb):
-    from steward.cli import main
+    from steward_cli import main
 
     arn = register(sb)
     request_id = ApprovalRequest.id_for(arn)

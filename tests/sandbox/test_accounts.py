@@ -9,7 +9,7 @@ import pytest
 
 from sandbox import Sandbox, SandboxError
 from sandbox.replay import create_sagemaker_resources
-from steward.cli import main
+from steward_cli import main
 from tests.conftest import EVENTS, story
 
 ACCOUNT, REGION = "444455556666", "eu-west-1"

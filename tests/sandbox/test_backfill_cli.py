@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from sandbox import Sandbox
-from steward.cli import backfill as cli_backfill
-from steward.cli import main
+from steward_cli import backfill as cli_backfill
+from steward_cli import main
 from tests.integration.test_backfill import build_world
 
 

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 
-from steward.cli import main
+from steward_cli import main
 from tests.conftest import EVENTS, REPO
 
 
@@ -100,7 +100,7 @@ def _read_until(process: subprocess.Popen[str], marker: str, timeout: float) -> 
 
 def test_demo_exits_zero_and_tells_the_whole_lifecycle(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "steward.cli", "local", "demo"],
+        [sys.executable, "-m", "steward_cli", "local", "demo"],
         capture_output=True,
         text=True,
         cwd=tmp_path,  # the outbox is written to ./demo-output
@@ -197,7 +197,7 @@ def test_interactive_demo_waits_for_a_person_to_decide_in_the_browser(tmp_path):
     import urllib.request
 
     demo = subprocess.Popen(
-        [sys.executable, "-m", "steward.cli", "local", "demo", "--interactive"],
+        [sys.executable, "-m", "steward_cli", "local", "demo", "--interactive"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -250,7 +250,14 @@ def test_policy_validate_names_the_bad_fields(tmp_path, capsys):
 
 def test_the_shipped_policy_validates(capsys):
     assert (
-        main(["policy", "validate", str(REPO / "layers" / "core" / "steward" / "policy_default.yaml")]) == 0
+        main(
+            [
+                "policy",
+                "validate",
+                str(REPO / "layers" / "core" / "steward" / "policy" / "policy_default.yaml"),
+            ]
+        )
+        == 0
     )
 
 
@@ -295,7 +302,7 @@ def test_a_valid_policy_reports_a_cross_field_error_once(tmp_path, capsys):
 
 
 def test_upstream_trees_read_in_the_direction_of_the_edges():
-    from steward.cli.render import tree
+    from steward_cli.render import tree
 
     graph = {
         "nodes": [
@@ -313,7 +320,7 @@ def test_upstream_trees_read_in_the_direction_of_the_edges():
 
 
 def test_text_cut_to_fit_says_so():
-    from steward.cli.render import clip, clip_middle
+    from steward_cli.render import clip, clip_middle
 
     assert clip("short", 10) == "short"
     assert clip("a" * 20, 10) == "a" * 9 + "…"
@@ -347,7 +354,7 @@ def test_serve_prints_where_to_start_and_reports_failed_deliveries(tmp_path):
 def test_serve_suggests_an_arn_to_start_from():
     serve = subprocess.Popen(
         [
-            sys.executable, "-m", "steward.cli", "local", "serve",
+            sys.executable, "-m", "steward_cli", "local", "serve",
             "--setup", str(EVENTS / "sagemaker_resources.json"), str(EVENTS / "story_churn.jsonl"),
         ],
         stdout=subprocess.PIPE,

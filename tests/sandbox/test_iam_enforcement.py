@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from sandbox import Sandbox
-from steward.threads import ContextPool
+from steward.kernel.threads import ContextPool
 
 
 @pytest.fixture(scope="module")

@@ -58,7 +58,7 @@ def test_each_invocation_reads_and_writes_its_own_environment(isolation, monkeyp
 
 
 def test_settings_follow_the_environment_of_the_invocation(isolation):
-    from steward.settings import get_settings
+    from steward.kernel.settings import get_settings
 
     def body(meet, scope):
         first = get_settings().lineage_table

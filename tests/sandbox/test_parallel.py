@@ -130,7 +130,7 @@ def test_two_approvers_posting_at_the_same_moment_over_http_both_count(sb):
 
 
 def _approval(sb: Sandbox, request_id: str) -> Any:
-    from steward.adapters.approval_store import ApprovalStore
+    from steward.approvals.adapters.store import ApprovalStore
 
     found = ApprovalStore(sb.output("LineageTableName"), sb.output("IdempotencyTableName")).get(request_id)
     assert found is not None

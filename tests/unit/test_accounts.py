@@ -9,12 +9,12 @@ import pytest
 from pydantic import ValidationError
 
 from steward.events import parse_event
+from steward.kernel.settings import Settings, roles_by_account
 from steward.lineage.extract import EndpointConfigFacts, ModelFacts
 from steward.lineage.record import record_lineage
 from steward.policy import Stage
 from steward.promotion import plan
 from steward.promotion.service import Deps, stage_endpoint_arn
-from steward.settings import Settings, roles_by_account
 from tests.conftest import load
 
 PROD = "222222222222"

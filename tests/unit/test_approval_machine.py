@@ -27,7 +27,7 @@ from steward.approvals.models import (
     WriteRegistry,
 )
 from steward.approvals.rules_watch import RulesWatch
-from steward.errors import DuplicateEventError, StaleEventError
+from steward.kernel.errors import DuplicateEventError, StaleEventError
 from steward.policy import Gate
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)

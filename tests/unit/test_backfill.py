@@ -9,9 +9,9 @@ import pytest
 
 from steward.backfill import events as build
 from steward.backfill.walk import PHASES, BackfillRequest, backfill, start_or_resume
-from steward.errors import NotFoundError, RefusedError
 from steward.events import parse_event
-from steward.lineage import keys
+from steward.kernel.errors import NotFoundError, RefusedError
+from steward.kernel.times import iso_z
 from steward.lineage.extract import extract
 
 ACC = "arn:aws:sagemaker:us-east-1:123456789012"
@@ -46,7 +46,7 @@ def test_a_described_job_is_the_event_sagemaker_sends_for_its_state():
     assert event["replay-name"] == "steward-backfill" and "ResponseMetadata" not in event["detail"]
     assert (event["account"], event["region"]) == ("123456789012", "us-east-1")
     assert change.primary.status == "Completed"
-    assert keys.iso_z(change.primary.status_time) == "2026-11-02T02:07:00.000000Z"
+    assert iso_z(change.primary.status_time) == "2026-11-02T02:07:00.000000Z"
     assert {(e.source, e.target) for e in change.edges} >= {("s3://b/train", f"{ACC}:training-job/train-1")}
 
 
@@ -121,7 +121,7 @@ class FakeStore:
                 self.nodes[node.id] = {
                     "id": node.id,
                     "status": node.status,
-                    "statusTime": keys.iso_z(node.status_time),
+                    "statusTime": iso_z(node.status_time),
                 }
             else:
                 self.nodes.setdefault(node.id, {"id": node.id})

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from steward.errors import InvalidEventError
 from steward.events import parse_event
+from steward.kernel.errors import InvalidEventError
 from tests.conftest import load
 
 

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from steward.errors import InvalidEventError, UnsupportedEventError
 from steward.events import EVENT_MODELS, parse_event
 from steward.events import models as ev
 from steward.events.normalize import normalize_tags, parse_timestamp, pascal_status
+from steward.kernel.errors import InvalidEventError, UnsupportedEventError
 from tests.conftest import EVENTS, all_event_files, load, story
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from steward.events import parse_event
+from steward.kernel.graph import NodeKind, Relation
 from steward.lineage.extract import EndpointConfigFacts, ModelFacts, extract
-from steward.lineage.graph import NodeKind, Relation
 from steward.lineage.lifecycle import supersedes
 from tests.conftest import load
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from steward.errors import DependencyError
 from steward.events import parse_event
+from steward.kernel.errors import DependencyError
 from steward.monitoring.alarms import alarm_facts, nature
 from steward.monitoring.report import MalformedReportError, report_uri, summarise
 from steward.monitoring.retraining import (

@@ -14,8 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from steward.adapters.channels import MAX_ATTEMPTS, MAX_WAIT_SECONDS, post_json, sign_webhook
 from steward.notify import render
+from steward.notify.adapters.channels import MAX_ATTEMPTS, MAX_WAIT_SECONDS, post_json, sign_webhook
 from steward.notify.deliver import DeliveryError, RetryLaterError, Target, deliver, plan
 from steward.notify.models import Fact, Kind, Link, Notification
 from steward.policy import PolicyError, Severity, parse_policy
@@ -348,7 +348,7 @@ HOSTILE_CLEANED = "job failed\nline\ttwo LR abcde fgh <b>&amp;</b> \U0001f6a8"
 
 def test_the_sanitizer_removes_controls_ansi_bidi_and_lone_surrogates():
     # Given hostile text
-    from steward.text import sanitize
+    from steward.kernel.text import sanitize
 
     # When it is sanitized
     # Then only printable text, newlines and tabs remain (the markup is for each channel to escape)
@@ -565,7 +565,7 @@ def test_an_unreachable_receiver_is_a_transient_failure(sleeps):
 
 def test_the_proxy_of_the_environment_is_used_as_urllib_did(monkeypatch):
     # Given a Lambda whose environment names an HTTPS proxy, and hosts that bypass it
-    from steward.adapters.channels import _proxy_for
+    from steward.notify.adapters.channels import _proxy_for
 
     for name in ("https_proxy", "HTTPS_PROXY", "no_proxy", "NO_PROXY", "http_proxy", "HTTP_PROXY"):
         monkeypatch.delenv(name, raising=False)

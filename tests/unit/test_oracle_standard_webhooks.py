@@ -19,7 +19,7 @@ from moto import mock_aws
 from samtranslator.yaml_helper import yaml_parse
 from standardwebhooks.webhooks import Webhook
 
-from steward.adapters import channels
+from steward.notify.adapters import channels
 from steward.notify.deliver import DeliveryError, RetryLaterError, Target, deliver
 from steward.notify.models import Kind, Notification
 from steward.policy import Severity, parse_policy

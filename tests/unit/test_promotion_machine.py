@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from steward.errors import StaleEventError
+from steward.kernel.errors import StaleEventError
 from steward.notify.models import Kind
 from steward.policy import Policy, Stage
 from steward.promotion import effects, machine
@@ -289,7 +289,7 @@ class FakeLineage:
         self.notes: list[tuple[str, str]] = []
 
     def apply(self, change: Any) -> str:
-        from steward.errors import DuplicateEventError
+        from steward.kernel.errors import DuplicateEventError
 
         if change.event_id in self.changes:
             raise DuplicateEventError(change.event_id)

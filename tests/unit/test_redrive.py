@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from steward.redrive import redrive, unwrap
+from steward_cli.redrive import redrive, unwrap
 
 
 class FakeQueue:

@@ -28,10 +28,10 @@ from aws_lambda_powertools.event_handler.exceptions import ServiceError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.metrics import MetricUnit
 
-from steward.adapters.clients import RETRYABLE_CODES, error_code
-from steward.errors import ConfigurationError, DependencyError, NotFoundError, RefusedError
-from steward.lineage import api_support as check
-from steward.observability import logger, metrics
+from steward.kernel import params as check
+from steward.kernel.aws.clients import RETRYABLE_CODES, error_code
+from steward.kernel.errors import ConfigurationError, DependencyError, NotFoundError, RefusedError
+from steward.kernel.observability import logger, metrics
 
 # Routes without AWS_IAM in template.yaml (Auth: Authorizer: NONE); every other route is IAM-authorised.
 OPEN_ROUTES = frozenset(

@@ -10,7 +10,7 @@ from typing import Any
 
 from steward import __version__
 from steward.api.errors import BODY_TYPES, OPEN_ROUTES, is_page
-from steward.lineage import api_support as check
+from steward.kernel import params as check
 
 _GATEWAY = {"$ref": "#/components/schemas/GatewayError"}
 _ERROR = {"$ref": "#/components/schemas/Error"}

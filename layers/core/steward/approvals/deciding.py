@@ -10,8 +10,8 @@ from steward.approvals import machine, tokens
 from steward.approvals.deps import Deps, Worklist
 from steward.approvals.effects import commit, settle
 from steward.approvals.models import ApprovalRequest
-from steward.errors import LinkUsedError, NotFoundError, StaleEventError
-from steward.lineage.graph import NodeKind
+from steward.kernel.errors import LinkUsedError, NotFoundError, StaleEventError
+from steward.kernel.graph import NodeKind
 
 
 @dataclass

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from steward.approvals.models import ApprovalRequest
-from steward.lineage.graph import LineageChange, NodeKind
+from steward.kernel.graph import LineageChange, NodeKind
 from steward.notify.models import Notification
 
 

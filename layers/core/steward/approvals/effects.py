@@ -24,7 +24,7 @@ from steward.approvals.models import (
     TellOutcome,
     WriteRegistry,
 )
-from steward.errors import ConfigurationError, StaleEventError
+from steward.kernel.errors import ConfigurationError, StaleEventError
 
 
 def commit(

@@ -10,8 +10,8 @@ from typing import Any
 from steward.approvals import tokens
 from steward.approvals.deps import Deps, Lineage
 from steward.approvals.models import ApprovalRequest
-from steward.errors import DuplicateEventError
-from steward.lineage.graph import EdgeUpdate, LineageChange, NodeKind, NodeUpdate, Relation
+from steward.kernel.errors import DuplicateEventError
+from steward.kernel.graph import EdgeUpdate, LineageChange, NodeKind, NodeUpdate, Relation
 from steward.notify.models import Action, Fact, Kind, Link, Notification
 from steward.policy import Severity
 

@@ -14,9 +14,9 @@ from steward.approvals.effects import settle
 from steward.approvals.gate import evaluate, flatten_metrics
 from steward.approvals.models import ApprovalRequest
 from steward.approvals.rules_watch import RulesWatch, could_change, gate_with_rules, job_rules
-from steward.errors import NotFoundError
 from steward.events import models as ev
-from steward.lineage.arns import sagemaker_arn
+from steward.kernel.arns import sagemaker_arn
+from steward.kernel.errors import NotFoundError
 from steward.policy import ApprovalPolicy, Policy
 
 

@@ -1,7 +1,7 @@
 """Server-rendered approval pages: the confirmation page a link opens, and short message pages (pure).
 
 Model descriptions, tags, metric names and lineage are attacker-controlled text, so every interpolated
-value goes through `_e`: `steward.text.sanitize` (the sanitizer emails and Slack use too: ANSI escapes,
+value goes through `_e`: `steward.kernel.text.sanitize` (the sanitizer emails and Slack use too: ANSI escapes,
 control, bidi and lone-surrogate characters removed), a visible cut, then html.escape(quote=True).
 The pages carry no JavaScript; the only inline content is STYLESHEET, which the CSP allows by hash,
 so an injected <style> or style="" attribute would not apply even if escaping ever failed.
@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from steward.text import clean
+from steward.kernel.text import clean
 
 CONTENT_TYPE: Final = "text/html; charset=utf-8"
 

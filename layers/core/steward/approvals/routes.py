@@ -15,8 +15,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from pydantic import BaseModel, Field
 
-from steward.errors import ConfigurationError, RefusedError
-from steward.lineage import api_support as check
+from steward.kernel import params as check
+from steward.kernel.errors import ConfigurationError, RefusedError
 
 if TYPE_CHECKING:  # imported by the routes that use them: the api's cold start does not pay for them
     from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
@@ -121,9 +121,9 @@ _SLACK = {
 )
 def approval_requests() -> dict[str, Any]:
     """Pending approval requests (IAM-authorised: operators)."""
-    from steward.adapters.lineage_store import LineageStore
     from steward.approvals import service
-    from steward.settings import get_settings
+    from steward.kernel.settings import get_settings
+    from steward.lineage.adapters.store import LineageStore
 
     settings = get_settings()
     pending = service.pending_requests(
@@ -202,11 +202,11 @@ def slack_interaction() -> Response[dict[str, Any]]:
 
     from aws_lambda_powertools.utilities import parameters
 
-    from steward.adapters.channels import post_json
     from steward.approvals import service
     from steward.approvals.slack_signature import verify_slack_signature
+    from steward.kernel.settings import get_settings
+    from steward.notify.adapters.channels import post_json
     from steward.notify.deliver import DeliveryError
-    from steward.settings import get_settings
 
     event = router.current_event
     body = event.decoded_body or ""

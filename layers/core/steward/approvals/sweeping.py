@@ -11,8 +11,8 @@ from steward.approvals.deps import Deps, Worklist
 from steward.approvals.effects import commit, settle
 from steward.approvals.models import ApprovalRequest
 from steward.approvals.rules_watch import rules_state
-from steward.errors import StaleEventError
-from steward.lineage.graph import NodeKind
+from steward.kernel.errors import StaleEventError
+from steward.kernel.graph import NodeKind
 
 
 def sweep(worklist: Worklist, deps: Deps, now: datetime, limit: int = 200) -> dict[str, list[str]]:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from steward.adapters.approval_store import ApprovalStore
-from steward.adapters.command_queue import CommandQueue
-from steward.adapters.lineage_store import LineageStore
-from steward.adapters.notification_queue import NotificationQueue
-from steward.adapters.registry import ModelRegistry, S3Reports, signing_keys
+from steward.approvals.adapters.registry import ModelRegistry, signing_keys
+from steward.approvals.adapters.store import ApprovalStore
 from steward.approvals.service import Deps
-from steward.settings import get_settings
+from steward.kernel.aws.queue import JsonQueue
+from steward.kernel.aws.reports import S3Reports
+from steward.kernel.settings import get_settings
+from steward.lineage.adapters.store import LineageStore
+from steward.notify.adapters.outbox import notification_queue
 
 
 def approval_deps() -> Deps:
@@ -19,9 +20,9 @@ def approval_deps() -> Deps:
         registry=ModelRegistry(),
         reports=S3Reports(),
         lineage=LineageStore(s.lineage_table, s.idempotency_table),
-        outbox=NotificationQueue(s.notification_queue_url),
+        outbox=notification_queue(s.notification_queue_url),
         keys=keys,
         active_key=active,
         api_base_url=s.api_base_url,
-        promotions=CommandQueue(s.promotion_queue_url) if s.promotion_queue_url else None,
+        promotions=JsonQueue(s.promotion_queue_url) if s.promotion_queue_url else None,
     )

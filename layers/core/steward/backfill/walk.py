@@ -33,19 +33,19 @@ from typing import Any, Protocol
 from pydantic import BaseModel, Field
 
 from steward.backfill import events as build
-from steward.errors import (
+from steward.events import parse_event
+from steward.events.normalize import parse_timestamp
+from steward.kernel.arns import canonical_arn
+from steward.kernel.errors import (
     DependencyError,
     InvalidEventError,
     NotFoundError,
     RefusedError,
     UnsupportedEventError,
 )
-from steward.events import parse_event
-from steward.events.normalize import parse_timestamp
-from steward.lineage import keys
-from steward.lineage.arns import canonical_arn
+from steward.kernel.graph import NodeKind
+from steward.kernel.times import iso_z
 from steward.lineage.extract import extract
-from steward.lineage.graph import NodeKind
 from steward.lineage.lifecycle import supersedes
 from steward.lineage.record import LineageWriter, SageMakerLookup, record_lineage
 
@@ -498,7 +498,7 @@ class _Walk:
             if primary is None or primary.status is None or primary.status_time is None:
                 tally.skipped += 1
                 return
-            if _is_known(primary.kind, primary.status, keys.iso_z(primary.status_time), node):
+            if _is_known(primary.kind, primary.status, iso_z(primary.status_time), node):
                 tally.known += 1
                 return
             outcome = record_lineage(parsed, self.store, self.catalog, home=self.home)
@@ -535,7 +535,7 @@ def _is_known(kind: NodeKind, status: str, when: str, node: dict[str, Any] | Non
 
 def _iso_z(value: Any) -> str | None:
     parsed = parse_timestamp(value)
-    return keys.iso_z(parsed) if parsed else None
+    return iso_z(parsed) if parsed else None
 
 
 def _arn(key: str) -> Callable[[dict[str, Any]], str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from steward.errors import InvalidEventError, UnsupportedEventError
+from steward.kernel.errors import InvalidEventError, UnsupportedEventError
 
 if TYPE_CHECKING:
     from steward.events.models import EVENT_MODELS, StewardEvent

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from steward.errors import NotFoundError
+from steward.kernel.errors import NotFoundError
 from steward.lineage.query import LineageReader, walk
 
 FIELDS = (

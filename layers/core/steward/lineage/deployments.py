@@ -12,8 +12,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol
 
-from steward.errors import NotFoundError
-from steward.lineage.keys import iso_z
+from steward.kernel.errors import NotFoundError
+from steward.kernel.times import iso_z
 
 
 class HistoryReader(Protocol):

@@ -15,8 +15,8 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from steward.events import models as ev
-from steward.lineage.arns import arn_name, arn_parts, canonical_arn, s3_id, sagemaker_arn
-from steward.lineage.graph import EdgeUpdate, LineageChange, NodeKind, NodeUpdate, Relation
+from steward.kernel.arns import arn_name, arn_parts, canonical_arn, s3_id, sagemaker_arn
+from steward.kernel.graph import EdgeUpdate, LineageChange, NodeKind, NodeUpdate, Relation
 
 PIPELINE_TAG = "sagemaker:pipeline-execution-arn"
 _MAX_TEXT = 1024

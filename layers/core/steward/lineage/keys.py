@@ -14,8 +14,6 @@ in one direction: one round-trip per node per level of a walk.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 NODE_SK = "N"
 IN_PREFIX = "E<|"
 OUT_PREFIX = "O>|"
@@ -50,8 +48,3 @@ def out_edge_sk(relation: str, target: str) -> str:
 
 def history_sk(when: str, status: str) -> str:
     return f"{HISTORY_PREFIX}{when}#{status}"
-
-
-def iso_z(value: datetime) -> str:
-    """Fixed-width UTC timestamp: sorts lexicographically in time order (the store compares strings)."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

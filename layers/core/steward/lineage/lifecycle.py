@@ -8,7 +8,7 @@ event's own time decides.
 
 from __future__ import annotations
 
-from steward.lineage.graph import NodeKind
+from steward.kernel.graph import NodeKind
 
 TERMINAL_RANK = 3
 

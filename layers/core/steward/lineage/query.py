@@ -11,9 +11,9 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any, Protocol
 
-from steward.errors import NotFoundError
-from steward.lineage.arns import s3_ancestors
-from steward.threads import ContextPool
+from steward.kernel.arns import s3_ancestors
+from steward.kernel.errors import NotFoundError
+from steward.kernel.threads import ContextPool
 
 S3_KINDS = ("dataset", "model-artifact")
 MAX_DEPTH = 20

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from steward.errors import NotFoundError
 from steward.events import models as ev
 from steward.events import parse_event
-from steward.lineage.arns import canonical_arn
-from steward.lineage.graph import NodeKind
+from steward.kernel.arns import canonical_arn
+from steward.kernel.errors import NotFoundError
+from steward.kernel.graph import NodeKind
 from steward.lineage.lifecycle import is_terminal_rank, status_rank
 from steward.lineage.record import LineageWriter, SageMakerLookup, record_lineage
 from steward.lineage.rules import describe, is_open

@@ -6,11 +6,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from steward.errors import DuplicateEventError, NotFoundError
 from steward.events import models as ev
-from steward.lineage.arns import sagemaker_arn
+from steward.kernel.arns import sagemaker_arn
+from steward.kernel.errors import DuplicateEventError, NotFoundError
+from steward.kernel.graph import LineageChange
 from steward.lineage.extract import EndpointConfigFacts, ModelFacts, config_names, extract, resource_location
-from steward.lineage.graph import LineageChange
 from steward.lineage.rules import evaluations
 
 

@@ -10,11 +10,11 @@ from typing import Annotated, Any, Literal
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
-from steward.adapters.lineage_store import LineageStore
-from steward.adapters.notification_store import NotificationStore
-from steward.lineage import api_support as check
+from steward.kernel import params as check
+from steward.kernel.settings import get_settings
 from steward.lineage import compare, query
-from steward.settings import get_settings
+from steward.lineage.adapters.store import LineageStore
+from steward.notify.adapters.store import NotificationStore
 
 router = APIGatewayRouter()  # type: ignore[no-untyped-call]
 

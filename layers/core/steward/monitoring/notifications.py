@@ -11,7 +11,7 @@ from __future__ import annotations
 import urllib.parse
 from dataclasses import dataclass
 
-from steward.lineage.arns import arn_name
+from steward.kernel.arns import arn_name
 from steward.monitoring.alarms import AlarmFacts
 from steward.monitoring.report import Violation
 from steward.monitoring.retraining import RetrainingOutcome

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from steward.errors import DuplicateEventError, NotFoundError
 from steward.events import models as ev
 from steward.events.normalize import parse_timestamp
-from steward.lineage.arns import arn_parts, canonical_arn, sagemaker_arn
+from steward.kernel.arns import arn_parts, canonical_arn, sagemaker_arn
+from steward.kernel.errors import DuplicateEventError, NotFoundError
+from steward.kernel.times import iso_z
 from steward.lineage.deployments import serving_at
 from steward.lineage.extract import resource_location
-from steward.lineage.keys import iso_z
 from steward.monitoring.alarms import AlarmFacts, AlarmTagReader, alarm_facts
 from steward.monitoring.models import MonitoringRecord
 from steward.monitoring.notifications import Serving, alarm_alert, report_error_alert, violations_alert

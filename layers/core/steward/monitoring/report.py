@@ -11,8 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from steward.errors import StewardError
 from steward.events.normalize import normalize_s3_uri
+from steward.kernel.errors import StewardError
 
 REPORT_FILE = "constraint_violations.json"
 _MAX_TEXT = 500

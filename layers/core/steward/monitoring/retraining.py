@@ -14,8 +14,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from steward.errors import DependencyError, StewardError
-from steward.lineage.keys import iso_z
+from steward.kernel.errors import DependencyError, StewardError
+from steward.kernel.times import iso_z
 from steward.policy import Retraining
 
 _ATTEMPTS = 5

@@ -9,9 +9,9 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
-from steward.errors import NotFoundError
-from steward.lineage import api_support as check
-from steward.lineage.keys import iso_z
+from steward.kernel import params as check
+from steward.kernel.errors import NotFoundError
+from steward.kernel.times import iso_z
 
 router = APIGatewayRouter()  # type: ignore[no-untyped-call]
 

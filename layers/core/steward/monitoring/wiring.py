@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from steward.adapters.monitoring_clients import CloudWatchAlarmTags, SageMakerPipelines
-from steward.adapters.monitoring_store import MonitoringStore
-from steward.adapters.notification_queue import NotificationQueue
-from steward.adapters.registry import S3Reports
+from steward.kernel.aws.reports import S3Reports
+from steward.kernel.settings import get_settings
+from steward.monitoring.adapters.aws import CloudWatchAlarmTags, SageMakerPipelines
+from steward.monitoring.adapters.store import MonitoringStore
 from steward.monitoring.react import Deps
-from steward.settings import get_settings
+from steward.notify.adapters.outbox import notification_queue
 
 
 def monitoring_store() -> MonitoringStore:
@@ -23,6 +23,6 @@ def monitoring_deps(home: tuple[str, str] | None) -> Deps:
         tags=CloudWatchAlarmTags(),
         ledger=store,
         pipelines=SageMakerPipelines(),
-        outbox=NotificationQueue(get_settings().notification_queue_url),
+        outbox=notification_queue(get_settings().notification_queue_url),
         home=home,
     )

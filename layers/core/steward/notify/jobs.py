@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from steward.errors import NotFoundError
 from steward.events import models as ev
+from steward.kernel.errors import NotFoundError
 from steward.notify.models import Fact, Kind, Link, Notification
 from steward.policy import Policy, Severity
 

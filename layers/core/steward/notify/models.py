@@ -9,8 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from steward.kernel.text import TRUNCATED
 from steward.policy import Severity
-from steward.text import TRUNCATED
 
 MAX_TEXT = 3000
 MAX_KEY = 500

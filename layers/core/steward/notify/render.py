@@ -1,7 +1,7 @@
 """One notification → Slack Block Kit, an email (HTML + text), a webhook body. Escaped per channel.
 
 Model descriptions, tags and failure reasons are attacker-controlled text. Every text people read goes
-through `steward.text.sanitize` first (the same function the approval page uses: ANSI escapes, control,
+through `steward.kernel.text.sanitize` first (the same function the approval page uses: ANSI escapes, control,
 bidi and lone-surrogate characters removed), then its channel's escaping: Slack mrkdwn gets its three
 control characters escaped (so `<!channel>` or `<https://evil|click>` stay text), HTML gets html.escape.
 Long text is cut with a visible marker.
@@ -19,8 +19,8 @@ from __future__ import annotations
 import html
 from typing import Any, Final
 
+from steward.kernel.text import TRUNCATED, clean, fit_escaped, sanitize
 from steward.notify.models import Notification
-from steward.text import TRUNCATED, clean, fit_escaped, sanitize
 
 __all__ = ["TRUNCATED", "clean", "email_html", "email_subject", "email_text", "slack_message", "webhook_body"]
 

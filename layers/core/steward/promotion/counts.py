@@ -13,7 +13,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from steward.observability import metrics
+from steward.kernel.observability import metrics
 
 _NAMES = {
     "started": "PromotionStarted",

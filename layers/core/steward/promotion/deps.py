@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from steward.errors import NotFoundError
-from steward.lineage.arns import sagemaker_arn
-from steward.lineage.graph import LineageChange, NodeKind
+from steward.kernel.arns import sagemaker_arn
+from steward.kernel.errors import NotFoundError
+from steward.kernel.graph import LineageChange, NodeKind
 from steward.notify.models import Notification
 from steward.policy import Stage
 from steward.promotion.models import Deployment

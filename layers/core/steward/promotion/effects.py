@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from steward.errors import NotFoundError, StaleEventError
+from steward.kernel.errors import NotFoundError, StaleEventError
 from steward.notify.models import Kind
 from steward.policy import Policy, Stage
 from steward.promotion import integration, machine, records

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from steward.lineage.keys import iso_z
+from steward.kernel.times import iso_z
 from steward.notify.models import Kind
 from steward.policy import Stage
 from steward.promotion.integration import summary

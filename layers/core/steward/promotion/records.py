@@ -7,9 +7,9 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from steward.errors import DuplicateEventError
-from steward.lineage.graph import EdgeUpdate, LineageChange, NodeKind, NodeUpdate, Relation
-from steward.lineage.keys import iso_z
+from steward.kernel.errors import DuplicateEventError
+from steward.kernel.graph import EdgeUpdate, LineageChange, NodeKind, NodeUpdate, Relation
+from steward.kernel.times import iso_z
 from steward.notify.models import Fact, Kind, Notification
 from steward.policy import Severity
 from steward.promotion.deps import Deps

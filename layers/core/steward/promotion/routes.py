@@ -13,10 +13,10 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from pydantic import BaseModel, Field
 
-from steward.errors import ConfigurationError, NotFoundError
-from steward.lineage import api_support as check
+from steward.kernel import params as check
+from steward.kernel.errors import ConfigurationError, NotFoundError
+from steward.kernel.settings import get_settings
 from steward.promotion.models import RollbackCommand
-from steward.settings import get_settings
 
 router = APIGatewayRouter()  # type: ignore[no-untyped-call]
 
@@ -29,7 +29,7 @@ class RollbackBody(BaseModel):
 
 
 def enqueue_rollback(endpoint_arn: str, body: RollbackBody, caller: str, queue_url: str) -> RollbackCommand:
-    from steward.adapters.clients import client
+    from steward.kernel.aws.queue import JsonQueue
 
     command = RollbackCommand(
         request_id=uuid.uuid4().hex,
@@ -39,7 +39,7 @@ def enqueue_rollback(endpoint_arn: str, body: RollbackBody, caller: str, queue_u
         reason=body.reason,
         at=datetime.now(UTC),
     )
-    client("sqs").send_message(QueueUrl=queue_url, MessageBody=command.model_dump_json())
+    JsonQueue(queue_url).send(command)
     return command
 
 
@@ -61,14 +61,14 @@ def _endpoint(name: str, account: str | None, region: str | None) -> str:
 
 
 def _lineage() -> Any:
-    from steward.adapters.lineage_store import LineageStore
+    from steward.lineage.adapters.store import LineageStore
 
     settings = get_settings()
     return LineageStore(settings.lineage_table, settings.idempotency_table)
 
 
 def _deployments(endpoint: str) -> list[Any]:
-    from steward.adapters.deployment_store import DeploymentStore
+    from steward.promotion.adapters.store import DeploymentStore
 
     return DeploymentStore(get_settings().lineage_table).for_endpoint(endpoint)
 

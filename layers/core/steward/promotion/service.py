@@ -23,10 +23,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from steward.errors import NotFoundError
 from steward.events import models as ev
-from steward.lineage.arns import sagemaker_arn
-from steward.lineage.graph import NodeKind
+from steward.kernel.arns import sagemaker_arn
+from steward.kernel.errors import NotFoundError
+from steward.kernel.graph import NodeKind
 from steward.policy import Policy, Stage
 from steward.promotion import effects, machine
 from steward.promotion.deps import (
@@ -134,7 +134,7 @@ def on_endpoint_event(event: Any, policy: Policy, deps: Deps, now: datetime) -> 
 
 
 def _progress(deployment: Deployment, event: Any, deps: Deps) -> dict[str, Any]:
-    from steward.errors import StaleEventError
+    from steward.kernel.errors import StaleEventError
 
     d = event.detail
     pending = d.pending_deployment_summary

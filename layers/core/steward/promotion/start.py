@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from steward.errors import NotFoundError, StaleEventError
+from steward.kernel.errors import NotFoundError, StaleEventError
 from steward.policy import Policy, Stage
 from steward.promotion import effects, machine, plan
 from steward.promotion.deps import Deps, endpoints_of, sagemaker_of, stage_endpoint_arn

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from steward.adapters.approval_store import ApprovalStore
-from steward.adapters.deployment_store import DeploymentStore
-from steward.adapters.endpoints import Endpoints
-from steward.adapters.lineage_store import LineageStore
-from steward.adapters.notification_queue import NotificationQueue
+from steward.approvals.adapters.store import ApprovalStore
+from steward.kernel.settings import get_settings
+from steward.lineage.adapters.store import LineageStore
+from steward.notify.adapters.outbox import notification_queue
+from steward.promotion.adapters.endpoints import Endpoints
+from steward.promotion.adapters.store import DeploymentStore
 from steward.promotion.service import Deps
-from steward.settings import get_settings
 
 
 def _stage_approvals(policy: Any) -> Any:
@@ -70,7 +70,7 @@ def promotion_deps(policy: Any = None) -> Deps:
         default_account=s.target_role_arn.split(":")[4] if s.target_role_arn else None,
         approvals=ApprovalStore(s.lineage_table, s.idempotency_table),
         lineage=LineageStore(s.lineage_table, s.idempotency_table),
-        outbox=NotificationQueue(s.notification_queue_url),
+        outbox=notification_queue(s.notification_queue_url),
         execution_role_arn=s.model_execution_role_arn,
         name_prefix=s.managed_name_prefix,
         request_stage_approval=_stage_approvals(policy) if policy is not None else None,
@@ -82,7 +82,7 @@ def history_reader() -> Any:
     store = LineageStore(s.lineage_table, s.idempotency_table)
 
     def history(endpoint_arn: str) -> list[dict[str, Any]]:
-        from steward.errors import NotFoundError
+        from steward.kernel.errors import NotFoundError
         from steward.lineage.deployments import deployment_history
 
         try:

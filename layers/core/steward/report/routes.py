@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
-from steward.lineage import api_support as check
+from steward.kernel import params as check
 
 router = APIGatewayRouter()  # type: ignore[no-untyped-call]
 
@@ -60,11 +60,11 @@ def report(
     ],
     format: Annotated[Literal["html", "json"], Query(description="html (default) or json")] = "html",
 ) -> Response[Any]:
-    from steward.adapters.approval_store import ApprovalStore
-    from steward.adapters.lineage_store import LineageStore
+    from steward.approvals.adapters.store import ApprovalStore
+    from steward.kernel.settings import get_settings
+    from steward.lineage.adapters.store import LineageStore
     from steward.report.html import CSP, report_html
     from steward.report.service import audit_report
-    from steward.settings import get_settings
 
     arn = check.node_id(package, "package")
     if not arn.startswith("arn:") or ":model-package/" not in arn:

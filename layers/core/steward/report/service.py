@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from steward.approvals.evidence import lines as evidence_lines
-from steward.errors import NotFoundError
+from steward.kernel.errors import NotFoundError
 from steward.lineage.query import LineageReader, walk
 
 UPSTREAM_DEPTH = 8

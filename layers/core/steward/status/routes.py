@@ -9,8 +9,8 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
-from steward.errors import NotFoundError
-from steward.lineage import api_support as check
+from steward.kernel import params as check
+from steward.kernel.errors import NotFoundError
 
 router = APIGatewayRouter()  # type: ignore[no-untyped-call]
 
@@ -69,8 +69,8 @@ def status(
     account: check.Account = None,
     region: check.Region = None,
 ) -> dict[str, Any]:
-    from steward.adapters.lineage_store import LineageStore
-    from steward.settings import get_settings
+    from steward.kernel.settings import get_settings
+    from steward.lineage.adapters.store import LineageStore
     from steward.status.service import estate
 
     settings = get_settings()

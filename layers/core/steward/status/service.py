@@ -16,11 +16,12 @@ import os
 from datetime import UTC, datetime
 from typing import Any
 
-from steward.adapters.clients import client
-from steward.adapters.lineage_store import LineageStore, from_item
-from steward.adapters.monitoring_store import ALARM_LISTING
-from steward.lineage.graph import NodeKind
-from steward.threads import ContextPool
+from steward.kernel.aws.clients import client
+from steward.kernel.aws.dynamo import from_item
+from steward.kernel.graph import NodeKind
+from steward.kernel.threads import ContextPool
+from steward.lineage.adapters.store import LineageStore
+from steward.monitoring.adapters.store import ALARM_LISTING
 
 # The DLQs the api function is given (template.yaml), by the name `steward redrive` knows them by.
 DLQ_ENV = {
