@@ -8,8 +8,8 @@ with Sandbox() as sb:
 """
 
 from sandbox.accounts import Workload
-from sandbox.core import Sandbox, SandboxError
 from sandbox.endpoint_models import Invocation, ModelReply, Throttled
+from sandbox.facade import Sandbox, SandboxError
 from sandbox.template import TemplateError
 
 __all__ = ["Invocation", "ModelReply", "Sandbox", "SandboxError", "TemplateError", "Throttled", "Workload"]

@@ -220,6 +220,52 @@ def deploy(
     return DeployedWorkload(name, workload.account, region, roles, rules, outputs)
 
 
+def deploy_all(
+    specs: Mapping[str, Any],
+    parameters: dict[str, str],
+    given: Mapping[str, str],
+    steward_account: str,
+    region: str,
+    stack: str,
+) -> dict[str, DeployedWorkload]:
+    """Deploy each workload account of a sandbox (README "Multi-account"), then wire their accounts and
+    roles into Steward's `parameters`, unless the deployer `given` them. Raises ValueError."""
+    if not specs:
+        return {}
+    role = str(parameters.get("ModelExecutionRoleArn") or "")
+    steward = {
+        "StewardAccountId": steward_account,
+        "StewardRegion": region,
+        "StewardStackName": stack,
+        "ManagedNamePrefix": str(parameters.get("ManagedNamePrefix", "")),
+        "ModelExecutionRoleName": role.split(":role/", 1)[1] if ":role/" in role else "",
+    }
+    deployed: dict[str, DeployedWorkload] = {}
+    seen = {steward_account}
+    for name, spec in specs.items():
+        try:
+            workload = Workload.of(spec)
+            check_account(workload.account, f"workload {name}'s account")
+            workload_region = check_region(workload.region or region)
+        except TypeError as exc:
+            raise ValueError(str(exc)) from None
+        if workload.account in seen:
+            raise ValueError(f"workload {name}: account {workload.account} is already in this sandbox")
+        seen.add(workload.account)
+        deployed[name] = deploy(name, workload, workload_region, steward)
+    wired = {
+        "WorkloadAccountIds": [w.account for w in deployed.values()],
+        "WorkloadReadRoleArns": [w.read_role_arn for w in deployed.values() if w.read_role_arn],
+        "WorkloadPromotionRoleArns": [
+            w.promotion_role_arn for w in deployed.values() if w.promotion_role_arn
+        ],
+    }
+    for key, values in wired.items():
+        if key not in given:
+            parameters[key] = ",".join(str(v) for v in values)
+    return deployed
+
+
 def trust_statements(document: Any, role_arn: str, where: str) -> list[Any]:
     """A role's trust policy as statements on the role itself (a trust policy names no Resource)."""
     from sandbox import iam

@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from sandbox.core import REPO_ROOT, Sandbox
+from sandbox.facade import REPO_ROOT, Sandbox
 from sandbox.replay import create_sagemaker_resources, load_events
 from steward_cli.render import clip
 

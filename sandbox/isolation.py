@@ -15,7 +15,8 @@ Steward fans reads out to, `steward.kernel.threads.ContextPool`, see the invocat
 
 Outside any invocation (the test itself, the sandbox's own calls) everything reads as usual. The handler
 module's own globals (an event handler app, a batch processor) are per execution environment: the
-sandbox loads a function's module once for each environment it needs at the same time (sandbox/core.py).
+sandbox loads a function's module once for each environment it needs at the same time
+(sandbox/lambdas/service.py).
 Steward's settings are a function of the environment (`steward.kernel.settings.get_settings`), so they follow.
 """
 

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from sandbox.core import REPO_ROOT, Sandbox
+from sandbox.facade import REPO_ROOT, Sandbox
 from sandbox.replay import create_sagemaker_resources, load_events
 
 EVENTS_DIR = REPO_ROOT / "events"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import socket
 import threading
 import time
 import urllib.error
@@ -430,6 +431,77 @@ def test_server_is_quiet_on_stderr(api, capfd):
     call("GET", f"{api.url}/unknown")
     call("POST", f"{api.url}/forms", b"x" * 200)
     assert capfd.readouterr().err == ""
+
+
+# --- HTTP framing (Werkzeug's server) --------------------------------------------------------------
+
+
+def _raw(api: LocalApi, request: bytes, then: bytes = b"") -> bytes:
+    """Send `request` on a fresh connection (and `then` once the server has answered something), read
+    everything until the server closes it."""
+    host, port = api.url.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(request)
+        if then:
+            first = conn.recv(65536)
+            conn.sendall(then)
+        else:
+            first = b""
+        received = [first]
+        while chunk := conn.recv(65536):
+            received.append(chunk)
+    return b"".join(received)
+
+
+def test_a_chunked_body_reaches_the_handler_whole(api, functions):
+    # Given a body sent in two chunks
+    chunked = b"3\r\na=1\r\n4\r\n&b=2\r\n0\r\n\r\n"
+    head = b"POST /forms HTTP/1.1\r\nHost: local\r\nTransfer-Encoding: chunked\r\n"
+    reply = _raw(api, head + b"Content-Type: text/plain\r\n\r\n" + chunked)
+    # Then the handler gets it joined, and answers 200
+    assert reply.startswith(b"HTTP/1.1 200"), reply
+    assert [e["body"] for _, e in functions.calls] == ["a=1&b=2"]
+
+
+def test_a_chunked_body_over_the_limit_is_413_without_invoking(api, functions):
+    chunk = b"x" * 50
+    body = b"32\r\n" + chunk + b"\r\n32\r\n" + chunk + b"\r\n0\r\n\r\n"
+    reply = _raw(api, b"POST /forms HTTP/1.1\r\nHost: local\r\nTransfer-Encoding: chunked\r\n\r\n" + body)
+    assert reply.startswith(b"HTTP/1.1 413"), reply
+    assert functions.calls == []
+
+
+def test_a_malformed_chunk_is_400_without_invoking(api, functions):
+    reply = _raw(
+        api, b"POST /forms HTTP/1.1\r\nHost: local\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n"
+    )
+    assert reply.startswith(b"HTTP/1.1 400"), reply
+    assert json.loads(reply.split(b"\r\n\r\n", 1)[1]) == {"message": "Bad Request"}
+    assert functions.calls == []
+
+
+def test_expect_100_continue_gets_a_continue_then_the_answer(api, functions):
+    # Given a client that waits for 100 Continue before sending its body
+    head = b"POST /forms HTTP/1.1\r\nHost: local\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n"
+    reply = _raw(api, head, then=b"a=1")
+    # Then it is told to continue once, and the body reaches the handler
+    assert reply.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200"), reply
+    assert reply.count(b"100 Continue") == 1
+    assert [e["body"] for _, e in functions.calls] == ["a=1"]
+
+
+def test_expect_100_continue_over_the_limit_is_refused_before_the_upload(api, functions):
+    head = b"POST /forms HTTP/1.1\r\nHost: local\r\nContent-Length: 500\r\nExpect: 100-continue\r\n\r\n"
+    reply = _raw(api, head)
+    assert reply.startswith(b"HTTP/1.1 413"), reply
+    assert b"100 Continue" not in reply
+    assert functions.calls == []
+
+
+def test_a_bad_content_length_is_400(api, functions):
+    reply = _raw(api, b"POST /forms HTTP/1.1\r\nHost: local\r\nContent-Length: ten\r\n\r\n")
+    assert reply.startswith(b"HTTP/1.1 400"), reply
+    assert functions.calls == []
 
 
 # --- lifecycle -------------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ def test_the_report_shows_a_grant_used_with_its_calls_and_one_never_used_with_or
 ):
     # Given a template where reconcile_lineage is granted two statements its code never needs
     template = _with_unused_statements(tmp_path)
-    monkeypatch.setattr("sandbox.core.DEFAULT_TEMPLATE", template)
+    monkeypatch.setattr("sandbox.facade.DEFAULT_TEMPLATE", template)
     # When the reconciler repairs a lost completion with usage collected, and the report is printed
     with iam.collect() as usage:
         reconcile.test_reconciler_repairs_a_lost_completed_event()
