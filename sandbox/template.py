@@ -1,8 +1,9 @@
 """template.yaml → the resources the sandbox creates and the wiring it routes by.
 
-The SAM template is translated with aws-sam-translator (the same transform CloudFormation runs), then
-intrinsic functions are resolved against the sandbox's account and region, so local and deployed
-resources come from one definition and cannot drift.
+The SAM template is translated as CloudFormation does it: AWS::LanguageExtensions first when listed
+(`Fn::ForEach`, sandbox/language_extensions.py), then aws-sam-translator (the same SAM transform
+CloudFormation runs); intrinsic functions are then resolved against the sandbox's account and region, so
+local and deployed resources come from one definition and cannot drift.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from sandbox.language_extensions import LanguageExtensionError, expand, find_in_map, uses_language_extensions
 
 ACCOUNT = "123456789012"  # the default sandbox's account (moto's DEFAULT_ACCOUNT_ID); Sandbox(account=...)
 CODE_BUCKET = "sandbox-code"
@@ -99,6 +102,11 @@ def _translate(template_path: Path, text: str, parameters: dict[str, str], regio
     from samtranslator.yaml_helper import yaml_parse
 
     sam = yaml_parse(text)
+    if uses_language_extensions(sam):
+        try:
+            sam = expand(sam, parameters)
+        except LanguageExtensionError as exc:
+            raise TemplateError(f"cannot translate {template_path}: {exc}") from exc
     for resource in sam.get("Resources", {}).values():
         props = resource.get("Properties") or {}
         for key in ("CodeUri", "ContentUri"):
@@ -218,6 +226,7 @@ _INTRINSICS: dict[str, Any] = {
     "Fn::GetAtt": lambda r, a: r.get_att(*(a.split(".", 1) if isinstance(a, str) else a)),
     "Fn::Sub": lambda r, a: r.sub(a),
     "Fn::Join": lambda r, a: str(a[0]).join(str(x) for x in r.resolve(a[1])),
+    "Fn::FindInMap": lambda r, a: find_in_map(r.cfn.get("Mappings") or {}, r.resolve(a)),
     "Fn::Select": lambda r, a: r.resolve(a[1])[int(r.resolve(a[0]))],
     "Fn::Split": lambda r, a: str(r.resolve(a[1])).split(a[0]),
     "Fn::If": _if,

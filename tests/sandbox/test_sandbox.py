@@ -31,7 +31,7 @@ def test_tables_and_queues_come_from_the_template(sb):
     }
     assert indexes == {"gsi1", "gsi2"}
     queues = sb.client("sqs").list_queues()["QueueUrls"]
-    assert any(q.endswith("steward-local-record-lineage-dlq") for q in queues)
+    assert any(q.endswith("steward-local-async-events-dlq") for q in queues)
 
 
 def test_functions_get_their_template_environment(sb):
@@ -79,7 +79,7 @@ def test_a_failing_handler_is_retried_then_dead_lettered():
         raw["detail"]["EndpointStatus"] = {"not": "a status"}
         target = sandbox.put_events([raw])[0]["targets"][0]
         assert (target["ok"], target["attempts"]) == (False, 3)
-        assert target["dead_letter"].endswith("steward-local-record-lineage-dlq")
+        assert target["dead_letter"].endswith("steward-local-async-events-dlq")
         dead = sandbox.dlq_messages("record_lineage")
         assert dead[0]["body"]["requestContext"]["condition"] == "RetriesExhausted"
         assert dead[0]["body"]["responsePayload"]["errorType"] == "InvalidEventError"
