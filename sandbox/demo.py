@@ -757,8 +757,9 @@ def _estate_and_audit(sb: Sandbox, say: Narrator, package: str) -> Path:
         + ("nothing needs attention" if code == 0 else "something needs attention (the lines marked !)")
     )
     target = OUTBOX_DIR / f"audit-report-{_short(package).replace(' ', '-')}.html"
-    say.step(f"steward report {_short(package)} --html {target}")
-    say.say(_run_cli(steward, ["report", package, "--html", str(target), "--api-url", sb.api_url]).rstrip())
+    say.step(f"steward report {_short(package)} --html {target}")  # the package ARN works as well
+    argv = ["report", *_short(package).split(" "), "--html", str(target), "--api-url", sb.api_url]
+    say.say(_run_cli(steward, argv).rstrip())
     return target
 
 

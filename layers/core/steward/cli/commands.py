@@ -254,10 +254,14 @@ def status_text(answer: dict[str, Any]) -> str:
 
 
 def report(args: argparse.Namespace) -> int:
-    """The audit report: HTML to a file (the API renders it), JSON, or a short text summary."""
+    """The audit report: HTML to a file (the API renders it), JSON, or a short text summary. The version is
+    its ARN, or a group's name and a version number (in the stack's own registry)."""
+    which: dict[str, Any] = (
+        {"group": args.package, "version": args.version} if args.version else {"package": args.package}
+    )
     with api_for(args) as api:
-        answer = api.report(args.package)
-        html = api.report_html(args.package) if args.html else None
+        answer = api.report(**which)
+        html = api.report_html(**which) if args.html else None
     if html is not None:
         path = os.path.abspath(args.html)
         os.makedirs(os.path.dirname(path), exist_ok=True)
