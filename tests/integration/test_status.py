@@ -7,6 +7,7 @@ import json
 import urllib.error
 import urllib.request
 import uuid
+from collections import Counter
 
 import pytest
 
@@ -104,6 +105,43 @@ def test_dynamodb_calls_do_not_grow_with_endpoints() -> None:
             counts.append(_dynamodb_calls(sb))
     # gsi2 listings: endpoints, deployments, approvals, alarms (no approval open: no BatchGetItem)
     assert counts[0] == counts[1] == 4, counts
+
+
+def _calls_of_one_status(sb: Sandbox) -> Counter[str]:
+    before = Counter(sb.aws_calls)
+    answer = status(sb)
+    assert not answer["ok"]
+    return Counter(sb.aws_calls) - before
+
+
+def test_every_call_is_the_same_for_one_endpoint_or_many_and_none_is_to_sagemaker() -> None:
+    from tests.integration.test_monitoring import alarm_event
+
+    calls, alarmed = [], []
+    for n in (1, 25):
+        # Given n endpoints, each with an alarm in ALARM, and a dead letter
+        with Sandbox() as sb:
+            sb.put_events([endpoint_event(f"ep-{i}") for i in range(n)])
+            sb.put_events(
+                [
+                    alarm_event(
+                        "ALARM", "OK", "2030-01-01T01:00:00.000+0000", f"ep-{i}-5xx", EndpointName=f"ep-{i}"
+                    )
+                    for i in range(n)
+                ]
+            )
+            sqs = sb.client("sqs")
+            sqs.send_message(
+                QueueUrl=sqs.get_queue_url(QueueName="steward-local-notifications-dlq")["QueueUrl"],
+                MessageBody="{}",
+            )
+            # When the estate is asked for
+            calls.append(_calls_of_one_status(sb))
+            alarmed.append(sum(1 for e in status(sb)["endpoints"] if e["alarms"]))
+    # Then every endpoint's alarm is there, from the same calls whatever n, and not one to SageMaker
+    assert alarmed == [1, 25]
+    assert calls[0] == calls[1], calls
+    assert not [op for op in calls[1] if op.startswith("sagemaker.")], calls[1]
 
 
 # --- what serves, the last deployment, monitoring and alarms (issue 21) ------------------------------
