@@ -271,3 +271,15 @@ def test_a_summary_update_that_fails_never_leaves_a_record_without_its_summary()
             sb.put_events([event])
         sb.put_events([event])
         assert _endpoint(status(sb), "churn-prod")["monitoring"]["name"] == "mon-unsummarised"
+
+
+def test_errors_exit_2_never_1_which_means_attention(capsys) -> None:
+    # Given an API that cannot be reached, and one that refuses the endpoint's name
+    with Sandbox() as sb:
+        url = sb.api_url
+        refused = main(["status", "nowhere", "--api-url", url])
+    unreachable = main(["status", "--api-url", url])  # the sandbox is down now
+    # Then both are errors (2), told on stderr; 1 stays "something needs attention"
+    assert (refused, unreachable) == (2, 2)
+    err = capsys.readouterr().err
+    assert "HTTP 404" in err and "cannot reach" in err

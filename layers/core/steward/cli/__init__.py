@@ -265,7 +265,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "backfill":
             return commands.backfill(args)
     except ApiError as exc:
-        return commands.fail(str(exc))
+        code = commands.fail(str(exc))
+        return 2 if args.command == "status" else code  # status's 1 means "needs attention"
     except ValueError as exc:
         from sandbox.replay import EventFileError
 
