@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import urllib.error
 import urllib.request
 import uuid
@@ -283,3 +284,34 @@ def test_errors_exit_2_never_1_which_means_attention(capsys) -> None:
     assert (refused, unreachable) == (2, 2)
     err = capsys.readouterr().err
     assert "HTTP 404" in err and "cannot reach" in err
+
+
+def test_deployments_in_flight_and_queued_and_open_requests_with_their_age(capsys) -> None:
+    from tests.integration.test_promotion import approve, policy, register
+
+    with Sandbox(policy=policy()) as sb:
+        # Given fraud v1 serving, v2 deploying to a staging endpoint that holds, v3 queued behind it, and
+        # v4 waiting for its approvers
+        approve(sb, register(sb))
+        sb.endpoint_outcome("fraud-staging", "hold")
+        approve(sb, register(sb, artifact="s3://models/fraud/v2.tar.gz"))
+        approve(sb, register(sb, artifact="s3://models/fraud/v3.tar.gz"))
+        register(sb, artifact="s3://models/fraud/v4.tar.gz")
+        # When the estate is asked for
+        answer = status(sb)
+        code = main(["status", "--api-url", sb.api_url])
+        # Then staging shows the deployment in flight and the queued one, and v4's open request and its age
+        staging = _endpoint(answer, "fraud-staging")
+        assert [(d["version"], d["status"]) for d in staging["deployments"]] == [
+            (2, "InProgress"),
+            (3, "Queued"),
+        ]
+        (request,) = answer["approvalRequests"]
+        assert staging["approvalRequests"] == [request] and request["version"] == 4
+        assert isinstance(request["ageSeconds"], int) and request["ageSeconds"] >= 0 and request["createdAt"]
+        # none of which needs attention; the table says each
+        assert answer["ok"] and code == 0
+        table = capsys.readouterr().out
+        assert "deployment InProgress: promotion of v2 (staging)" in table
+        assert "deployment Queued: promotion of v3 (staging)" in table
+        assert re.search(r"approval open: fraud/4 for \d+ s", table), table
