@@ -309,9 +309,30 @@ def test_deployments_in_flight_and_queued_and_open_requests_with_their_age(capsy
         (request,) = answer["approvalRequests"]
         assert staging["approvalRequests"] == [request] and request["version"] == 4
         assert isinstance(request["ageSeconds"], int) and request["ageSeconds"] >= 0 and request["createdAt"]
+        # and only there: asked for prod alone, there is no request
+        assert status(sb, endpoint="fraud-prod")["approvalRequests"] == []
+        assert status(sb, endpoint="fraud-staging")["approvalRequests"] == [request]
         # none of which needs attention; the table says each
         assert answer["ok"] and code == 0
         table = capsys.readouterr().out
         assert "deployment InProgress: promotion of v2 (staging)" in table
         assert "deployment Queued: promotion of v3 (staging)" in table
         assert re.search(r"approval open: fraud/4 for \d+ s", table), table
+
+
+def test_a_request_for_an_endpoint_not_recorded_yet_is_listed_with_its_age(capsys) -> None:
+    from tests.integration.test_promotion import policy, register
+
+    with Sandbox(policy=policy()) as sb:
+        # Given a group's first version waiting for its approvers: no endpoint of its stages exists yet
+        register(sb)
+        # When the estate is shown
+        answer = status(sb)
+        assert main(["status", "--api-url", sb.api_url]) == 0
+    # Then the request is listed on its own, with its age
+    (request,) = answer["approvalRequests"]
+    assert answer["endpoints"] == [] and request["endpointName"] == "fraud-staging"
+    table = capsys.readouterr().out
+    assert re.search(
+        rf"approval open: fraud/1 for \d+ s \({request['requestId']}\), for fraud-staging", table
+    )

@@ -243,9 +243,13 @@ def status_text(answer: dict[str, Any]) -> str:
             rows.append(f"      alarm {clip(a['name'], 40)}: {a['state']}")
     if not answer["endpoints"]:
         rows.append("  (no endpoint recorded)")
+    listed = {r["requestId"] for e in answer["endpoints"] for r in e["approvalRequests"]}
     for r in answer["approvalRequests"]:
-        if not r.get("endpointName"):
-            rows.append(f"  approval open: {r['group']}/{r['version']} ({r['requestId']})")
+        if r["requestId"] not in listed:  # for no endpoint, or one not recorded yet (its first deployment)
+            rows.append(
+                f"  approval open: {r['group']}/{r['version']} for {r.get('ageSeconds')} s ({r['requestId']})"
+                + (f", for {r['endpointName']}" if r.get("endpointName") else "")
+            )
     for q in answer["dlqs"]:
         age = f", oldest {q['oldestAgeSeconds']} s" if q.get("oldestAgeSeconds") is not None else ""
         rows.append(f"  DLQ {q['name']:<14} {q['depth']} message(s){age}")
