@@ -221,10 +221,11 @@ def _act_two(sb: Sandbox, say: Narrator, interactive: bool) -> dict[str, Any]:
     )
 
     say.step("The nightly pipeline runs: data preparation → training → evaluation")
-    run, today = _nightly(sb, say)
+    nightly = _nightly(sb, say)
+    run, today, _ = nightly
 
     say.step("Its RegisterModel step registers a version in the model registry (PendingManualApproval)")
-    v5 = _register(sb, run, auc=0.934, description="XGBoost churn classifier, customers snapshot " + today)
+    v5 = _register(sb, nightly, 0.934, "XGBoost churn classifier, customers snapshot " + today)
     request = _request_for(sb, v5)
     say.say(f"{_short(v5)} registered → quality gate: {request['gate']}")
     say.say(f"approval request {request['id']} sent to {', '.join(request['approvers'])} (email and Slack)")
@@ -261,9 +262,7 @@ def _act_two(sb: Sandbox, say: Narrator, interactive: bool) -> dict[str, Any]:
                 say.say(_deployment_line(endpoint, d))
 
     say.step("A weaker candidate is registered: it fails the gate by its numbers")
-    v6 = _register(
-        sb, _nightly(sb, None, quiet=True)[0], auc=0.842, description="candidate with fewer features"
-    )
+    v6 = _register(sb, _nightly(sb, None, quiet=True), auc=0.842, description="candidate with fewer features")
     say.say(
         f"{_short(v6)}: gate {_request_for(sb, v6)['gate']} → {_status(sb, v6)} — “{_description(sb, v6)}”"
     )
@@ -286,7 +285,7 @@ def _faulty_and_failing(sb: Sandbox, steward: Any, say: Narrator, faulty: set[st
     say.step(
         "A version with a packaging bug passes the gate and deploys, but staging's integration test fails"
     )
-    v7 = _register(sb, _nightly(sb, None, quiet=True)[0], auc=0.938, description="new tenure features")
+    v7 = _register(sb, _nightly(sb, None, quiet=True), auc=0.938, description="new tenure features")
     faulty.add(v7)
     _decide_as(sb, steward, say, v7, "carol@example.com", "numbers look good")
     for d in _ours(sb, "churn-staging"):
@@ -295,9 +294,7 @@ def _faulty_and_failing(sb: Sandbox, steward: Any, say: Narrator, faulty: set[st
     say.say(f"churn-prod still serves {_serving_version(sb)} (a failed integration test stops the promotion)")
 
     say.step("Another version is approved by an operator, and its staging deployment fails (requested)")
-    v8 = _register(
-        sb, _nightly(sb, None, quiet=True)[0], auc=0.941, description="retrained with October data"
-    )
+    v8 = _register(sb, _nightly(sb, None, quiet=True), auc=0.941, description="retrained with October data")
     sb.endpoint_outcome("churn-staging", "fail")
     _decide_as(sb, steward, say, v8, "bob@example.com", "approved on the phone with Alice")
     for d in _ours(sb, "churn-staging"):
@@ -322,8 +319,9 @@ def _decide_as(sb: Sandbox, steward: Any, say: Narrator, package: str, who: str,
     say.say(f"$ steward approve … --as {who} → {_run_cli(steward, argv).strip()}")
 
 
-def _nightly(sb: Sandbox, say: Narrator | None, quiet: bool = False) -> tuple[str, str]:
-    """Today's run of the churn pipeline: the recorded run's events with new names and times."""
+def _nightly(sb: Sandbox, say: Narrator | None, quiet: bool = False) -> tuple[str, str, str]:
+    """Today's run of the churn pipeline: the recorded run's events with new names and times. Returns the
+    run's id, today's date and the model artifact its training job wrote (what RegisterModel packages)."""
     from sandbox.story import STORY, describe_event
 
     run = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(12))
@@ -355,11 +353,18 @@ def _nightly(sb: Sandbox, say: Narrator | None, quiet: bool = False) -> tuple[st
                 ok = all(t["ok"] for t in result["targets"])
                 say.say(f"{'✔' if ok else '✘'} {describe_event(event)}")
         say.say(f"pipeline execution {run}: {len(events)} events recorded as lineage")
-    return run, today
+    (artifact,) = {
+        e["detail"]["ModelArtifacts"]["S3ModelArtifacts"]
+        for e in events
+        if e["detail-type"] == "SageMaker Training Job State Change" and e["detail"].get("ModelArtifacts")
+    }
+    return run, today, artifact
 
 
-def _register(sb: Sandbox, run: str, auc: float, description: str) -> str:
-    """What the pipeline's RegisterModel step does: its evaluation report in S3, a version in the registry."""
+def _register(sb: Sandbox, nightly: tuple[str, str, str], auc: float, description: str) -> str:
+    """What the pipeline's RegisterModel step does: its evaluation report in S3, a version in the registry
+    of the artifact the run's training job wrote (`nightly`: what `_nightly` returned)."""
+    run, _, artifact = nightly
     s3, sm = sb.client("s3"), sb.client("sagemaker")
     prefix = f"s3://{BUCKET}/churn-train/{run}/EvaluateChurnModel/output/evaluation"
     put_json(
@@ -367,7 +372,6 @@ def _register(sb: Sandbox, run: str, auc: float, description: str) -> str:
         f"{prefix}/evaluation.json",
         {"metrics": {"auc": {"value": auc}, "f1": {"value": round(auc - 0.14, 3)}}},
     )
-    artifact = f"s3://{BUCKET}/churn-train/{run}/TrainChurnModel/output/model.tar.gz"
     arn = sm.create_model_package(
         ModelPackageGroupName=GROUP,
         ModelPackageDescription=description,
@@ -624,6 +628,11 @@ def _page_facts(page: str, request: dict[str, Any]) -> str:
                 + (f" vs production {production} ({value - production:+.3f})" if production else "")
             )
     shown += [f"stage {stage}" for stage in ("staging", "prod") if f"churn-{stage}" in text]
+    lineage = page.split("<h2>Lineage</h2>", 1)[-1].split("</section>", 1)[0]
+    for item in re.findall(r"<li>(.*?)</li>", lineage, flags=re.DOTALL):
+        line = html.unescape(item).strip()
+        if line.startswith(("trained on ", "training data: ", "pipeline run ")):
+            shown.append(line.replace(f"{ARN}:pipeline/", "").replace(f"s3://{BUCKET}/", ""))
     return ", ".join(shown) + (", Approve / Reject buttons" if 'value="approve"' in page else "")
 
 
@@ -748,8 +757,9 @@ def _estate_and_audit(sb: Sandbox, say: Narrator, package: str) -> Path:
         + ("nothing needs attention" if code == 0 else "something needs attention (the lines marked !)")
     )
     target = OUTBOX_DIR / f"audit-report-{_short(package).replace(' ', '-')}.html"
-    say.step(f"steward report {_short(package)} --html {target}")
-    say.say(_run_cli(steward, ["report", package, "--html", str(target), "--api-url", sb.api_url]).rstrip())
+    say.step(f"steward report {_short(package)} --html {target}")  # the package ARN works as well
+    argv = ["report", *_short(package).split(" "), "--html", str(target), "--api-url", sb.api_url]
+    say.say(_run_cli(steward, argv).rstrip())
     return target
 
 

@@ -114,7 +114,12 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915 (one statement per op
         "report",
         help="a model version's audit report: lineage, code, gate, approvals, deployments, monitoring",
     )
-    report.add_argument("package", help="the model package (version) ARN")
+    report.add_argument(
+        "package", help="the model package (version) ARN, or its group's name followed by VERSION"
+    )
+    report.add_argument(
+        "version", nargs="?", type=_version_number, help="with a group's name: the version (5 or v5)"
+    )
     report.add_argument("--html", metavar="FILE", help="write the self-contained HTML report to FILE")
     report.add_argument("--json", action="store_true", help="print the report's data as JSON")
     add_target_options(report)
@@ -181,6 +186,10 @@ def _checked(pattern: str, what: str) -> Callable[[str], str]:
 
 _ACCOUNT_ID = _checked(r"[0-9]{12}", "a 12-digit AWS account id")
 _REGION_NAME = _checked(r"[a-z]{2}(-[a-z]+)+-[0-9]", "an AWS region name")
+
+
+def _version_number(value: str) -> int:
+    return int(_checked(r"v?[1-9][0-9]{0,8}", "a version number (5 or v5)")(value).lstrip("v"))
 
 
 def _add_location(parser: argparse.ArgumentParser) -> None:
@@ -256,7 +265,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "backfill":
             return commands.backfill(args)
     except ApiError as exc:
-        return commands.fail(str(exc))
+        code = commands.fail(str(exc))
+        return 2 if args.command == "status" else code  # status's 1 means "needs attention"
     except ValueError as exc:
         from sandbox.replay import EventFileError
 

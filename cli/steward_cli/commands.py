@@ -243,9 +243,13 @@ def status_text(answer: dict[str, Any]) -> str:
             rows.append(f"      alarm {clip(a['name'], 40)}: {a['state']}")
     if not answer["endpoints"]:
         rows.append("  (no endpoint recorded)")
+    listed = {r["requestId"] for e in answer["endpoints"] for r in e["approvalRequests"]}
     for r in answer["approvalRequests"]:
-        if not r.get("endpointName"):
-            rows.append(f"  approval open: {r['group']}/{r['version']} ({r['requestId']})")
+        if r["requestId"] not in listed:  # for no endpoint, or one not recorded yet (its first deployment)
+            rows.append(
+                f"  approval open: {r['group']}/{r['version']} for {r.get('ageSeconds')} s ({r['requestId']})"
+                + (f", for {r['endpointName']}" if r.get("endpointName") else "")
+            )
     for q in answer["dlqs"]:
         age = f", oldest {q['oldestAgeSeconds']} s" if q.get("oldestAgeSeconds") is not None else ""
         rows.append(f"  DLQ {q['name']:<14} {q['depth']} message(s){age}")
@@ -254,10 +258,14 @@ def status_text(answer: dict[str, Any]) -> str:
 
 
 def report(args: argparse.Namespace) -> int:
-    """The audit report: HTML to a file (the API renders it), JSON, or a short text summary."""
+    """The audit report: HTML to a file (the API renders it), JSON, or a short text summary. The version is
+    its ARN, or a group's name and a version number (in the stack's own registry)."""
+    which: dict[str, Any] = (
+        {"group": args.package, "version": args.version} if args.version else {"package": args.package}
+    )
     with api_for(args) as api:
-        answer = api.report(args.package)
-        html = api.report_html(args.package) if args.html else None
+        answer = api.report(**which)
+        html = api.report_html(**which) if args.html else None
     if html is not None:
         path = os.path.abspath(args.html)
         os.makedirs(os.path.dirname(path), exist_ok=True)

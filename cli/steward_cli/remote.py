@@ -153,11 +153,16 @@ class StewardApi:
         path = f"/endpoints/{urllib.parse.quote(endpoint, safe='')}/serving"
         return self.get(path, at=at, account=account, region=region)  # type: ignore[no-any-return]
 
-    def report(self, package: str) -> dict[str, Any]:
-        return dict(self.get("/report", package=package, format="json"))
+    def report(
+        self, package: str | None = None, group: str | None = None, version: int | None = None
+    ) -> dict[str, Any]:
+        """The audit report's data: of `package` (an ARN), or of `group` and `version` (the stack's)."""
+        return dict(self.get("/report", package=package, group=group, version=version, format="json"))
 
-    def report_html(self, package: str) -> str:
-        return self.get_text("/report", "text/html", package=package)
+    def report_html(
+        self, package: str | None = None, group: str | None = None, version: int | None = None
+    ) -> str:
+        return self.get_text("/report", "text/html", package=package, group=group, version=version)
 
     def status(self, endpoint: str | None = None) -> dict[str, Any]:
         return self.get("/status", endpoint=endpoint)  # type: ignore[no-any-return]

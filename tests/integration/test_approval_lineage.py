@@ -49,3 +49,32 @@ def test_a_version_whose_lineage_is_unknown_says_so():
         register(sb)
         _, page, _ = http(link_of(sb, "alice@example.com"))
         assert "training data: not recorded" in page.split("<h2>Lineage</h2>", 1)[1]
+
+
+def test_the_page_shows_every_debugger_rule_result_of_the_training_job():
+    from tests.integration.test_approvals import register
+    from tests.integration.test_training_rules import _completed
+
+    with Sandbox(policy=policy()) as sb:
+        # Given the training job that wrote the artifact: one rule found issues, two found none, one erred
+        event = _completed(
+            [
+                {"RuleConfigurationName": "Overfit", "RuleEvaluationStatus": "IssuesFound"},
+                {"RuleConfigurationName": "LossNotDecreasing", "RuleEvaluationStatus": "NoIssuesFound"},
+                {"RuleConfigurationName": "VanishingGradient", "RuleEvaluationStatus": "NoIssuesFound"},
+                {"RuleConfigurationName": "ProfilerReport", "RuleEvaluationStatus": "Error"},
+            ]
+        )
+        event["detail"]["ModelArtifacts"] = {
+            "S3ModelArtifacts": "s3://b/m.tar.gz"
+        }  # what register() packages
+        sb.put_events([event])
+        register(sb)
+        # When an approver opens the link
+        _, page, _ = http(link_of(sb, "alice@example.com"))
+        # Then the lineage section gives each rule's result, not only the findings
+        section = page.split("<h2>Lineage</h2>", 1)[1].split("</section>", 1)[0]
+        job = event["detail"]["TrainingJobName"]
+        assert f"training job {job}: rule Overfit found issues" in section
+        assert f"training job {job}: rules LossNotDecreasing, VanishingGradient found no issues" in section
+        assert f"training job {job}: rule ProfilerReport ended Error" in section

@@ -145,3 +145,41 @@ def test_bad_and_unknown_versions_are_refused_with_a_field(released) -> None:
         )
         == 2
     )
+
+
+def test_a_version_named_by_its_group_and_number_is_the_same_report(released, tmp_path, capsys) -> None:
+    # Given fraud v1 in the stack's registry
+    sb, arn = released
+    _, _, by_arn = get(sb, package=arn, format="json")
+    # When it is asked for by group and version, on the API and as `steward report fraud v1`
+    status, _, by_name = get(sb, group="fraud", version="1", format="json")
+    target = tmp_path / "fraud-v1.html"
+    code = main(["report", "fraud", "v1", "--html", str(target), "--api-url", sb.api_url])
+    # Then it is the same version's report, and the CLI wrote the HTML as it does for an ARN
+    assert status == 200, by_name
+    drop = ("generatedAt",)
+    assert {k: v for k, v in json.loads(by_name).items() if k not in drop} == {
+        k: v for k, v in json.loads(by_arn).items() if k not in drop
+    }
+    assert code == 0 and "<svg" in target.read_text()
+    assert "approval: approved — alice@example.com" in capsys.readouterr().out
+    assert main(["report", "fraud", "1", "--json", "--api-url", sb.api_url]) == 0
+    assert json.loads(capsys.readouterr().out)["package"]["id"] == json.loads(by_arn)["package"]["id"]
+
+
+def test_a_half_named_or_doubly_named_version_is_refused_with_its_field(released) -> None:
+    sb, arn = released
+    for params, field in (
+        ({"group": "fraud"}, "version"),
+        ({"version": "1"}, "group"),
+        ({}, "package"),
+        ({"package": arn, "group": "fraud", "version": "1"}, "package"),
+    ):
+        status, _, text = get(sb, **params)
+        assert status == 400 and json.loads(text)["field"] == field, (params, text)
+    status, _, text = get(sb, group="fraud", version="9")
+    assert status == 404, text
+    status, _, _ = get(sb, group="../x", version="1")
+    assert status in (400, 422)
+    with pytest.raises(SystemExit):  # argparse: not a version number
+        main(["report", "fraud", "latest", "--api-url", sb.api_url])

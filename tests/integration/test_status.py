@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import urllib.error
 import urllib.request
 import uuid
+from collections import Counter
 
 import pytest
 
@@ -104,6 +106,43 @@ def test_dynamodb_calls_do_not_grow_with_endpoints() -> None:
             counts.append(_dynamodb_calls(sb))
     # gsi2 listings: endpoints, deployments, approvals, alarms (no approval open: no BatchGetItem)
     assert counts[0] == counts[1] == 4, counts
+
+
+def _calls_of_one_status(sb: Sandbox) -> Counter[str]:
+    before = Counter(sb.aws_calls)
+    answer = status(sb)
+    assert not answer["ok"]
+    return Counter(sb.aws_calls) - before
+
+
+def test_every_call_is_the_same_for_one_endpoint_or_many_and_none_is_to_sagemaker() -> None:
+    from tests.integration.test_monitoring import alarm_event
+
+    calls, alarmed = [], []
+    for n in (1, 25):
+        # Given n endpoints, each with an alarm in ALARM, and a dead letter
+        with Sandbox() as sb:
+            sb.put_events([endpoint_event(f"ep-{i}") for i in range(n)])
+            sb.put_events(
+                [
+                    alarm_event(
+                        "ALARM", "OK", "2030-01-01T01:00:00.000+0000", f"ep-{i}-5xx", EndpointName=f"ep-{i}"
+                    )
+                    for i in range(n)
+                ]
+            )
+            sqs = sb.client("sqs")
+            sqs.send_message(
+                QueueUrl=sqs.get_queue_url(QueueName="steward-local-notifications-dlq")["QueueUrl"],
+                MessageBody="{}",
+            )
+            # When the estate is asked for
+            calls.append(_calls_of_one_status(sb))
+            alarmed.append(sum(1 for e in status(sb)["endpoints"] if e["alarms"]))
+    # Then every endpoint's alarm is there, from the same calls whatever n, and not one to SageMaker
+    assert alarmed == [1, 25]
+    assert calls[0] == calls[1], calls
+    assert not [op for op in calls[1] if op.startswith("sagemaker.")], calls[1]
 
 
 # --- what serves, the last deployment, monitoring and alarms (issue 21) ------------------------------
@@ -233,3 +272,67 @@ def test_a_summary_update_that_fails_never_leaves_a_record_without_its_summary()
             sb.put_events([event])
         sb.put_events([event])
         assert _endpoint(status(sb), "churn-prod")["monitoring"]["name"] == "mon-unsummarised"
+
+
+def test_errors_exit_2_never_1_which_means_attention(capsys) -> None:
+    # Given an API that cannot be reached, and one that refuses the endpoint's name
+    with Sandbox() as sb:
+        url = sb.api_url
+        refused = main(["status", "nowhere", "--api-url", url])
+    unreachable = main(["status", "--api-url", url])  # the sandbox is down now
+    # Then both are errors (2), told on stderr; 1 stays "something needs attention"
+    assert (refused, unreachable) == (2, 2)
+    err = capsys.readouterr().err
+    assert "HTTP 404" in err and "cannot reach" in err
+
+
+def test_deployments_in_flight_and_queued_and_open_requests_with_their_age(capsys) -> None:
+    from tests.integration.test_promotion import approve, policy, register
+
+    with Sandbox(policy=policy()) as sb:
+        # Given fraud v1 serving, v2 deploying to a staging endpoint that holds, v3 queued behind it, and
+        # v4 waiting for its approvers
+        approve(sb, register(sb))
+        sb.endpoint_outcome("fraud-staging", "hold")
+        approve(sb, register(sb, artifact="s3://models/fraud/v2.tar.gz"))
+        approve(sb, register(sb, artifact="s3://models/fraud/v3.tar.gz"))
+        register(sb, artifact="s3://models/fraud/v4.tar.gz")
+        # When the estate is asked for
+        answer = status(sb)
+        code = main(["status", "--api-url", sb.api_url])
+        # Then staging shows the deployment in flight and the queued one, and v4's open request and its age
+        staging = _endpoint(answer, "fraud-staging")
+        assert [(d["version"], d["status"]) for d in staging["deployments"]] == [
+            (2, "InProgress"),
+            (3, "Queued"),
+        ]
+        (request,) = answer["approvalRequests"]
+        assert staging["approvalRequests"] == [request] and request["version"] == 4
+        assert isinstance(request["ageSeconds"], int) and request["ageSeconds"] >= 0 and request["createdAt"]
+        # and only there: asked for prod alone, there is no request
+        assert status(sb, endpoint="fraud-prod")["approvalRequests"] == []
+        assert status(sb, endpoint="fraud-staging")["approvalRequests"] == [request]
+        # none of which needs attention; the table says each
+        assert answer["ok"] and code == 0
+        table = capsys.readouterr().out
+        assert "deployment InProgress: promotion of v2 (staging)" in table
+        assert "deployment Queued: promotion of v3 (staging)" in table
+        assert re.search(r"approval open: fraud/4 for \d+ s", table), table
+
+
+def test_a_request_for_an_endpoint_not_recorded_yet_is_listed_with_its_age(capsys) -> None:
+    from tests.integration.test_promotion import policy, register
+
+    with Sandbox(policy=policy()) as sb:
+        # Given a group's first version waiting for its approvers: no endpoint of its stages exists yet
+        register(sb)
+        # When the estate is shown
+        answer = status(sb)
+        assert main(["status", "--api-url", sb.api_url]) == 0
+    # Then the request is listed on its own, with its age
+    (request,) = answer["approvalRequests"]
+    assert answer["endpoints"] == [] and request["endpointName"] == "fraud-staging"
+    table = capsys.readouterr().out
+    assert re.search(
+        rf"approval open: fraud/1 for \d+ s \({request['requestId']}\), for fraud-staging", table
+    )

@@ -263,6 +263,8 @@ PARAMETERS = [
     "account",
     "region",
     "package",
+    "group",
+    "version",
     "format",
 ]
 BODY_KEYS = ["decision", "as", "comment", "reason", "toVersion", "csrf", "payload", "actions", "user"]

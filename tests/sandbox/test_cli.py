@@ -119,6 +119,10 @@ def test_demo_exits_zero_and_tells_the_whole_lifecycle(tmp_path):
     assert "churn-models v5 registered → quality gate: auc=0.934 (>= 0.88)" in out
     assert "GET http://127.0.0.1:" in out and "/approvals/<token> → 200" in out  # the token is not printed
     assert "registry status after the GET: PendingManualApproval" in out
+    # the page's lineage: the version's artifact is the training job's, so its data and run are known
+    shows = out.split("the page shows ", 1)[1].split("\n", 1)[0]
+    assert "trained on s3://churn-datalake-123456789012/raw/customers/dt=" in shows, shows
+    assert "training data: not recorded" not in shows and "pipeline run churn-train/execution/" in shows
     assert "POST Approve (with the page's anti-forgery value) → 200" in out
     assert "churn-models v5 is Approved — “Approved via Steward by alice@example.com" in out
     assert "churn-staging  v5 (new endpoint) succeeded, approved by alice@example.com" in out

@@ -13,7 +13,13 @@ from steward.approvals.deps import Deps, Lineage, Reports
 from steward.approvals.effects import settle
 from steward.approvals.gate import evaluate, flatten_metrics
 from steward.approvals.models import ApprovalRequest
-from steward.approvals.rules_watch import RulesWatch, could_change, gate_with_rules, job_rules
+from steward.approvals.rules_watch import (
+    RulesWatch,
+    could_change,
+    gate_with_rules,
+    job_rule_results,
+    job_rules,
+)
 from steward.events import models as ev
 from steward.kernel.arns import sagemaker_arn
 from steward.kernel.errors import NotFoundError
@@ -212,6 +218,7 @@ def lineage_summary(
     job_ids: list[str] = []
     findings: list[str] = []
     unfinished: list[str] = []
+    results: list[str] = []  # the other finished rules: no issues, or no verdict
     if artifact:
         try:
             graph = walk(lineage, artifact.rstrip("/"), "upstream", _LINEAGE_DEPTH)
@@ -229,10 +236,12 @@ def lineage_summary(
                 found, running = job_rules(node)
                 findings += found
                 unfinished += running
+                results += job_rule_results(node)
     lines += [f"trained on {uri}" for uri in sorted(data)] or ["training data: not recorded"]
     lines += [f"training job {job}" for job in sorted(jobs)]
     lines += sorted(findings)
     lines += sorted(unfinished)
+    lines += sorted(results)
     lines += [f"code {uri}" for uri in sorted(code)]
     if meta and meta.generated_by:
         lines.append(f"pipeline run {meta.generated_by}")

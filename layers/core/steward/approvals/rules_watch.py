@@ -53,6 +53,27 @@ def job_rules(node: dict[str, Any]) -> tuple[list[str], list[str]]:
     return findings, unfinished
 
 
+def job_rule_results(node: dict[str, Any]) -> list[str]:
+    """The other finished rules of one training-job node, as the approval page lists them beside the
+    findings: those that found no issues (one line), and each that ended without a verdict (Error,
+    Stopped)."""
+    name = node.get("name")
+    rules = [r for r in node.get("ruleEvaluations") or [] if isinstance(r, dict)]
+    clean = sorted(
+        str(r.get("RuleConfigurationName")) for r in rules if r.get("RuleEvaluationStatus") == "NoIssuesFound"
+    )
+    lines = (
+        [f"training job {name}: rule{'s' if len(clean) > 1 else ''} {', '.join(clean)} found no issues"]
+        if clean
+        else []
+    )
+    return lines + [
+        f"training job {name}: rule {r.get('RuleConfigurationName')} ended {r.get('RuleEvaluationStatus')}"
+        for r in rules
+        if r.get("RuleEvaluationStatus") in ("Error", "Stopped")
+    ]
+
+
 def rules_state(nodes: Iterable[dict[str, Any]]) -> tuple[list[str], list[str]]:
     """(findings, unfinished rules) of the training jobs, each sorted."""
     findings: list[str] = []

@@ -259,6 +259,7 @@ def estate(store: LineageStore, now: datetime, endpoint: str | None = None) -> d
         ]
     if endpoint is not None:
         by_id = {k: v for k, v in by_id.items() if k == endpoint}
+        open_requests = [r for e in by_id.values() for r in e["approvalRequests"]]
     attention = [f"{e['name']}: {why}" for e in by_id.values() for why in e["attention"]]
     attention += [f"DLQ {q['name']}: {q['depth']} message(s)" for q in queues if q["depth"]]
     return {
