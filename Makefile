@@ -126,10 +126,11 @@ explore: venv ## every interleaving of the concurrency scenarios' AWS calls (slo
 test-fast: venv ## unit + integration only (seconds: the inner loop)
 	$(BIN)/python -m pytest -n $(JOBS) tests/unit tests/integration -q
 
-lint: venv tools ## ruff, mypy on the core, cfn-lint, sam validate --lint
+lint: venv tools ## ruff, mypy on the core, import-linter's layering contracts (.importlinter), cfn-lint, sam validate --lint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-logo
 	$(BIN)/cfn-lint template.yaml workload-account.yaml
 	$(TOOLS)/bin/sam validate --lint --region $(REGION)
 
@@ -150,7 +151,7 @@ lock: ## re-pin tests/requirements.txt from a fresh resolve
 	rm -rf /tmp/steward-lock && $(PYTHON) -m venv /tmp/steward-lock
 	/tmp/steward-lock/bin/pip install --quiet "aws-lambda-powertools[tracer,parser,validation]" boto3 pydantic pydantic-settings \
 	  "moto[server,dynamodb,sqs,events,sagemaker,secretsmanager,ssm,s3,sesv2,sns]" aws-sam-translator cfn-lint pyyaml \
-	  pytest pytest-xdist hypothesis ruff mypy jinja2 selenium requests \
+	  pytest pytest-xdist hypothesis ruff mypy import-linter jinja2 selenium requests \
 	  standardwebhooks slack_sdk openapi-spec-validator schemathesis
 	/tmp/steward-lock/bin/pip freeze > tests/requirements.txt
 

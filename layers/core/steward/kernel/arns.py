@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 
-from steward.events.normalize import normalize_s3_uri
-
 _ARN = re.compile(
     r"^arn:(?P<partition>aws[a-z-]*):(?P<service>[a-z0-9-]+):(?P<region>[^:]*):(?P<account>[^:]*):(?P<resource>.+)$"
 )
+
+
+def normalize_s3_uri(uri: str) -> str:
+    """S3 URIs are node ids: no trailing slash."""
+    return uri.rstrip("/") if uri.startswith("s3://") else uri
 
 
 def canonical_arn(arn: str) -> str:

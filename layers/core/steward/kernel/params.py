@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
-from steward.events.normalize import parse_timestamp
 from steward.kernel.arns import canonical_arn, is_node_id, sagemaker_arn
 from steward.kernel.errors import RefusedError
+from steward.kernel.times import parse_timestamp
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse

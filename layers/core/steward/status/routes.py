@@ -71,7 +71,7 @@ def status(
 ) -> dict[str, Any]:
     from steward.kernel.settings import get_settings
     from steward.lineage.adapters.store import LineageStore
-    from steward.status.service import estate
+    from steward.status.adapters.estate import estate
 
     settings = get_settings()
     store = LineageStore(settings.lineage_table, settings.idempotency_table)
