@@ -8,10 +8,11 @@ from datetime import datetime
 from typing import Any
 
 from steward.approvals import tokens
-from steward.approvals.deps import Deps, Lineage
+from steward.approvals.deps import Deps
 from steward.approvals.models import ApprovalRequest
 from steward.kernel.errors import DuplicateEventError
 from steward.kernel.graph import EdgeUpdate, LineageChange, NodeKind, NodeUpdate, Relation
+from steward.lineage.ports import Lineage
 from steward.notify.models import Action, Fact, Kind, Link, Notification
 from steward.policy import Severity
 

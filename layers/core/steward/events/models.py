@@ -11,10 +11,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel, to_pascal
 
-from steward.events.normalize import EndpointStatus, Tags, Timestamp, normalize_s3_uri
+from steward.events.normalize import (
+    EndpointStatus,
+    ListOrNull,
+    MapOrNull,
+    Tags,
+    Timestamp,
+    normalize_s3_uri,
+)
 
 
 class EventBridgeModel(BaseModel):
@@ -119,7 +126,7 @@ class TrainingJobDetail(JobTimes):
     secondary_status: str | None = None
     failure_reason: str | None = None
     algorithm_specification: AlgorithmSpecification | None = None
-    input_data_config: list[Channel] = Field(default_factory=list)
+    input_data_config: ListOrNull[Channel] = Field(default_factory=list)
     output_data_config: OutputDataConfig | None = None
     model_artifacts: ModelArtifacts | None = None
     training_start_time: Timestamp = None
@@ -127,22 +134,10 @@ class TrainingJobDetail(JobTimes):
     tuning_job_arn: str | None = None
     role_arn: str | None = None
     tags: Tags = Field(default_factory=dict)
-    debug_rule_evaluation_statuses: list[RuleEvaluationStatus] = Field(default_factory=list)
-    profiler_rule_evaluation_statuses: list[RuleEvaluationStatus] = Field(default_factory=list)
-    debug_rule_configurations: list[RuleConfiguration] = Field(default_factory=list)
-    profiler_rule_configurations: list[RuleConfiguration] = Field(default_factory=list)
-
-    @field_validator(
-        "input_data_config",
-        "debug_rule_evaluation_statuses",
-        "profiler_rule_evaluation_statuses",
-        "debug_rule_configurations",
-        "profiler_rule_configurations",
-        mode="before",
-    )
-    @classmethod
-    def _null_list(cls, value: Any) -> Any:
-        return [] if value is None else value
+    debug_rule_evaluation_statuses: ListOrNull[RuleEvaluationStatus] = Field(default_factory=list)
+    profiler_rule_evaluation_statuses: ListOrNull[RuleEvaluationStatus] = Field(default_factory=list)
+    debug_rule_configurations: ListOrNull[RuleConfiguration] = Field(default_factory=list)
+    profiler_rule_configurations: ListOrNull[RuleConfiguration] = Field(default_factory=list)
 
 
 class S3Input(Pascal):
@@ -164,12 +159,7 @@ class ProcessingOutput(Pascal):
 
 
 class ProcessingOutputConfig(Pascal):
-    outputs: list[ProcessingOutput] = Field(default_factory=list)
-
-    @field_validator("outputs", mode="before")
-    @classmethod
-    def _null_outputs(cls, value: Any) -> Any:
-        return [] if value is None else value
+    outputs: ListOrNull[ProcessingOutput] = Field(default_factory=list)
 
 
 class AppSpecification(Pascal):
@@ -180,10 +170,10 @@ class ProcessingJobDetail(JobTimes):
     processing_job_name: str
     processing_job_arn: str
     processing_job_status: str
-    processing_inputs: list[ProcessingInput] = Field(default_factory=list)
+    processing_inputs: ListOrNull[ProcessingInput] = Field(default_factory=list)
     processing_output_config: ProcessingOutputConfig | None = None
     app_specification: AppSpecification | None = None
-    environment: dict[str, str] = Field(default_factory=dict)
+    environment: MapOrNull[str] = Field(default_factory=dict)
     exit_message: str | None = None
     failure_reason: str | None = None
     monitoring_schedule_arn: str | None = None
@@ -191,13 +181,6 @@ class ProcessingJobDetail(JobTimes):
     processing_start_time: Timestamp = None
     processing_end_time: Timestamp = None
     tags: Tags = Field(default_factory=dict)
-
-    @field_validator("processing_inputs", "environment", mode="before")
-    @classmethod
-    def _null_empty(cls, value: Any, info: Any) -> Any:
-        if value is None:
-            return [] if info.field_name == "processing_inputs" else {}
-        return value
 
     @property
     def is_monitoring_execution(self) -> bool:
@@ -250,7 +233,7 @@ class TrainingJobRef(Pascal):
 
 class TrainingJobDefinition(Pascal):
     algorithm_specification: AlgorithmSpecification | None = None
-    input_data_config: list[Channel] = Field(default_factory=list)
+    input_data_config: ListOrNull[Channel] = Field(default_factory=list)
     output_data_config: OutputDataConfig | None = None
 
 
@@ -306,13 +289,8 @@ class PipelineStepDetail(Camel):
     step_start_time: Timestamp = None
     step_end_time: Timestamp = None
     failure_reason: str | None = None
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: MapOrNull[Any] = Field(default_factory=dict)
     cache_hit_result: CacheHitResult | None = None
-
-    @field_validator("metadata", mode="before")
-    @classmethod
-    def _null_metadata(cls, value: Any) -> Any:
-        return {} if value is None else value
 
     def step_resources(self) -> list[tuple[str, str]]:
         """(kind, arn) of each resource the step's metadata names."""
@@ -334,12 +312,7 @@ class PackageContainer(Pascal):
 
 
 class InferenceSpecification(Pascal):
-    containers: list[PackageContainer] = Field(default_factory=list)
-
-    @field_validator("containers", mode="before")
-    @classmethod
-    def _null_containers(cls, value: Any) -> Any:
-        return [] if value is None else value
+    containers: ListOrNull[PackageContainer] = Field(default_factory=list)
 
 
 class MetadataProperties(Pascal):
@@ -392,19 +365,14 @@ class ModelPackageDetail(JobTimes):
     approval_description: str | None = None
     inference_specification: InferenceSpecification | None = None
     metadata_properties: MetadataProperties | None = None
-    model_metrics: dict[str, Any] = Field(default_factory=dict)
-    drift_check_baselines: dict[str, Any] = Field(default_factory=dict)
-    customer_metadata_properties: dict[str, str] = Field(default_factory=dict)
+    model_metrics: MapOrNull[Any] = Field(default_factory=dict)
+    drift_check_baselines: MapOrNull[Any] = Field(default_factory=dict)
+    customer_metadata_properties: MapOrNull[str] = Field(default_factory=dict)
     updated_model_package_fields: list[str] | None = None
     created_by: UserContext | None = None
     last_modified_by: UserContext | None = None
     model_life_cycle: ModelLifeCycle | None = None
     tags: Tags = Field(default_factory=dict)
-
-    @field_validator("model_metrics", "drift_check_baselines", "customer_metadata_properties", mode="before")
-    @classmethod
-    def _null_map(cls, value: Any) -> Any:
-        return {} if value is None else value
 
     @property
     def group_name(self) -> str:
@@ -451,14 +419,9 @@ class EndpointDetail(JobTimes):
     endpoint_config_name: str | None = None
     endpoint_status: EndpointStatus
     failure_reason: str | None = None
-    production_variants: list[dict[str, Any]] = Field(default_factory=list)
+    production_variants: ListOrNull[dict[str, Any]] = Field(default_factory=list)
     pending_deployment_summary: PendingDeploymentSummary | None = None
     tags: Tags = Field(default_factory=dict)
-
-    @field_validator("production_variants", mode="before")
-    @classmethod
-    def _null_variants(cls, value: Any) -> Any:
-        return [] if value is None else value
 
 
 # --- CloudWatch alarms (camelCase) -----------------------------------------------------------------
