@@ -13,13 +13,20 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from steward.events import models as ev
 from steward.events import parse_or_ignore
-from steward.kernel.observability import logger, metrics, tracer
+from steward.kernel.handler import lambda_handler
+from steward.kernel.observability import logger
+from steward.kernel.settings import ApprovalLinks, PromotionSettings
 from steward.policy import load_policy
 from steward.promotion import service
 from steward.promotion.counts import count_outcomes
 from steward.promotion.wiring import history_reader, promotion_deps, worklist
 
 processor = BatchProcessor(event_type=EventType.SQS)
+
+
+class Settings(PromotionSettings, ApprovalLinks):
+    """What promote_model reads from its environment (template.yaml sets each): a stage that needs its own
+    approval opens a request, whose links need the API's URL."""
 
 
 def command_handler(record: SQSRecord) -> dict[str, Any]:
@@ -30,9 +37,7 @@ def command_handler(record: SQSRecord) -> dict[str, Any]:
     return count_outcomes(outcome)
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
+@lambda_handler(Settings)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if "Records" in event:
         return process_partial_response(

@@ -41,5 +41,5 @@ class Deps:
     outbox: Outbox
     keys: dict[str, bytes]
     active_key: str
-    api_base_url: str
+    api_base_url: str | None  # None: this function makes no approval links (the API)
     promotions: Commands | None = None  # the promotion queue: a stage approved on its own deploys
