@@ -95,6 +95,7 @@ def record_audit(
                 + (f" for {request.stage}" if request.stage else ""),
                 status=status,
                 status_time=now,
+                active=request.status == "pending",  # the expiry sweep's worklist
                 attributes={
                     "requestId": request.id,
                     "approvers": request.approvers,
