@@ -36,15 +36,8 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
         if exc.failed:
             metrics.add_metric(name="NotificationFailed", unit=MetricUnit.Count, value=1)
         raise
-    logger.info(
-        "notification handled",
-        extra={
-            "kind": notification.kind.value,
-            "sent": report.sent,
-            "failed": report.failed,
-            "deduplicated": report.deduplicated,
-        },
-    )
+    result = {"sent": report.sent, "failed": report.failed, "deduplicated": report.deduplicated}
+    logger.info("notification handled", extra={"kind": notification.kind.value, **result})
     for name, happened in (  # per message; a message sent to one target and failed on another counts both
         ("NotificationDeduplicated", report.deduplicated),
         ("NotificationSent", bool(report.sent) or report.digested),  # held for its digest counts as sent
@@ -52,7 +45,7 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
     ):
         if happened:
             metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
-    return {"sent": report.sent, "failed": report.failed, "deduplicated": report.deduplicated}
+    return result
 
 
 @lambda_handler(Settings)

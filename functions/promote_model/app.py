@@ -25,8 +25,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 
 class Settings(PromotionSettings, ApprovalLinks):
-    """What promote_model reads from its environment (template.yaml sets each): a stage that needs its own
-    approval opens a request, whose links need the API's URL."""
+    """What promote_model reads (template.yaml sets each); a stage's own approval request sends links."""
 
 
 def command_handler(record: SQSRecord) -> dict[str, Any]:
@@ -52,11 +51,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if parsed is None:
         return {"outcome": "ignored"}
     now, policy = datetime.now(UTC), load_policy()
+    outcome: dict[str, Any] = {"outcome": "ignored", "reason": "not a promotion event"}
     if isinstance(parsed, ev.ModelPackageStateChange):
         outcome = service.on_package_event(parsed, policy, promotion_deps(policy), now)
     elif isinstance(parsed, ev.EndpointStateChange | ev.EndpointDeploymentStateChange):
         outcome = service.on_endpoint_event(parsed, policy, promotion_deps(policy), now)
-    else:
-        outcome = {"outcome": "ignored", "reason": "not a promotion event"}
     logger.info("promotion", extra={k: v for k, v in outcome.items() if k != "next"})
     return count_outcomes(outcome)

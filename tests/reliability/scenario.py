@@ -27,16 +27,21 @@ from pathlib import Path
 from typing import Any
 
 from sandbox import Sandbox
-from sandbox.demo import demo_policy, inference_spec, metric_reports, put_json, setup_account
+from sandbox.demo import (  # the demo's account and model group: the scenario replays its story
+    ACCOUNT,
+    ARN,
+    BUCKET,
+    GROUP,
+    demo_policy,
+    inference_spec,
+    metric_reports,
+    put_json,
+    setup_account,
+)
 from sandbox.replay import load_events
 
 REPO = Path(__file__).resolve().parents[2]
 EVENTS = REPO / "events"
-ACCOUNT, REGION = "123456789012", "us-east-1"
-ARN = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}"
-GROUP = "churn-models"
-BUCKET = f"sagemaker-{REGION}-{ACCOUNT}"
-OLD_RUN = "8xq2n4vd1k7m"
 ENDPOINTS = ("churn-staging", "churn-prod")
 
 # --- what is volatile ---------------------------------------------------------------------------------

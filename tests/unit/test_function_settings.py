@@ -62,7 +62,7 @@ def test_the_whole_stack_view_invents_no_names():
     assert settings.lineage_table is None and settings.notification_queue_url is None
 
 
-def test_a_misconfigured_function_fails_before_any_work_and_logs_once():
+def test_a_misconfigured_function_fails_before_any_work_with_one_line_naming_the_variable():
     calls = []
 
     class _Once(LineageTables):
@@ -81,8 +81,10 @@ def test_a_misconfigured_function_fails_before_any_work_and_logs_once():
             with pytest.raises(ConfigurationError, match="missing IDEMPOTENCY_TABLE_NAME"):
                 handler({}, _Context())
     assert calls == []
-    assert error.call_count == 1
-    assert error.call_args.kwargs["extra"] == {"missing": ["IDEMPOTENCY_TABLE_NAME"], "malformed": []}
+    assert error.call_count == 3  # one line per failed invocation, nothing else
+    extra = error.call_args.kwargs["extra"]
+    assert (extra["missing"], extra["malformed"]) == (["IDEMPOTENCY_TABLE_NAME"], [])
+    assert "IDEMPOTENCY_TABLE_NAME" in extra["detail"]
     with mock.patch.dict(os.environ, {"LINEAGE_TABLE_NAME": "l", "IDEMPOTENCY_TABLE_NAME": "i"}, clear=True):
         assert handler({"id": "e"}, _Context()) == {"ok": True}
     assert calls == [{"id": "e"}]

@@ -10,7 +10,7 @@ from typing import Any
 from steward.approvals import tokens
 from steward.approvals.deps import Deps
 from steward.approvals.models import ApprovalRequest
-from steward.kernel.errors import ConfigurationError, DuplicateEventError
+from steward.kernel.errors import DuplicateEventError
 from steward.kernel.graph import EdgeUpdate, LineageChange, NodeKind, NodeUpdate, Relation
 from steward.lineage.ports import Lineage
 from steward.notify.models import Action, Fact, Kind, Link, Notification
@@ -18,12 +18,12 @@ from steward.policy import Severity
 
 
 def link_for(request: ApprovalRequest, approver: str, deps: Deps) -> str:
-    if not deps.api_base_url:  # the API function's own settings have none (kernel/settings.py)
-        raise ConfigurationError("API_BASE_URL is not set: this function cannot make approval links")
     token = tokens.issue_token(
         deps.keys, deps.active_key, request.id, approver, int(request.expires_at.timestamp())
     )
-    return f"{deps.api_base_url.rstrip('/')}/approvals/{token}"
+    # Relative where the function has no API_BASE_URL (the API itself, whose own URL cannot be in its
+    # environment): those that send links require it (kernel.settings.ApprovalLinks).
+    return f"{(deps.api_base_url or '').rstrip('/')}/approvals/{token}"
 
 
 def facts_of(request: ApprovalRequest) -> list[Fact]:

@@ -59,6 +59,10 @@ from steward.events.resources import (
 # --- envelopes -------------------------------------------------------------------------------------
 
 
+# A flat table, one envelope per detail-type (alike by design: each binds a detail-type to its detail
+# model, which is what parse_event dispatches on and what Powertools Parser users would write).
+
+
 class SageMakerEvent(EventBridgeModel):
     source: Literal["aws.sagemaker"]
 

@@ -12,15 +12,15 @@ from steward.kernel.settings import FunctionSettings, SettingsError, get_setting
 
 Handler = Callable[[Any, Any], Any]
 
-_reported: set[str] = set()
-
 
 def lambda_handler(
     settings: type[FunctionSettings], *, correlation_id_path: str | None = None
 ) -> Callable[[Handler], Handler]:
     """Wrap a handler: before any work, the function's `settings` model is validated against its
-    environment; a variable missing or malformed is a SettingsError naming each one, logged once per
-    execution environment (every later invocation fails the same way, without repeating the log line)."""
+    environment (once per environment: the result is cached on the variables' values); a variable missing
+    or malformed fails the invocation with a SettingsError naming each one, in one structured log line
+    (`misconfigured`, as the API logs any ConfigurationError) and nothing else: no work half done, no
+    KeyError from deep in a use case. Each failed invocation says it once (the Errors alarm counts them)."""
 
     def wrap(handler: Handler) -> Handler:
         @functools.wraps(handler)
@@ -28,12 +28,15 @@ def lambda_handler(
             try:
                 get_settings(settings)
             except SettingsError as exc:
-                if str(exc) not in _reported:
-                    _reported.add(str(exc))
-                    logger.error(
-                        "misconfigured: fix the function's environment (template.yaml)",
-                        extra={"missing": exc.missing, "malformed": exc.malformed},
-                    )
+                logger.error(
+                    "misconfigured",
+                    extra={
+                        "error": "ConfigurationError",
+                        "detail": str(exc),
+                        "missing": exc.missing,
+                        "malformed": exc.malformed,
+                    },
+                )
                 raise
             return handler(event, context)
 

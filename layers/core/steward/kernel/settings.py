@@ -70,8 +70,8 @@ class PromotionQueue(FunctionSettings):
 
 
 class ApprovalSettings(LineageTables, NotificationQueue, PromotionQueue):
-    """What the approval use cases read. `api_base_url` makes the approval links: None in a function that
-    sends none (the API: its own URL in its environment would be a circular reference in CloudFormation);
+    """What the approval use cases read. `api_base_url` makes the approval links: None in the API (its own
+    URL in its environment would be a circular reference in CloudFormation; a link it makes is relative);
     a function that sends links declares it required (ApprovalLinks)."""
 
     approval_secret_name: Name = Field(alias="APPROVAL_SECRET_NAME")
@@ -100,10 +100,11 @@ class WorkloadReadRoles(FunctionSettings):
 
 
 class PromotionSettings(LineageTables, NotificationQueue):
-    """What promotion reads: the only role CreateModel may pass, the name prefix of everything it may
-    touch (empty: none), the stack's account and region, the roles of other accounts."""
+    """What promotion reads: the only role CreateModel may pass (set, and empty until a stage needs it:
+    template parameter ModelExecutionRoleArn), the name prefix of everything it may touch (empty: none),
+    the stack's account and region, the roles of other accounts."""
 
-    model_execution_role_arn: Name = Field(alias="MODEL_EXECUTION_ROLE_ARN")
+    model_execution_role_arn: str = Field(alias="MODEL_EXECUTION_ROLE_ARN")
     managed_name_prefix: str = Field(alias="MANAGED_NAME_PREFIX")
     target_role_arn: str | None = Field(None, alias="TARGET_ROLE_ARN")  # empty or absent: none
     account_id: Name = Field(alias="STEWARD_ACCOUNT_ID")  # the stack's account (template.yaml)
