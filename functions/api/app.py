@@ -18,8 +18,15 @@ from steward.api.errors import answer_error, media_refusal, no_route, proxy_resp
 from steward.api.openapi import openapi_document
 from steward.approvals.routes import router as approval_router
 from steward.kernel import params as check
-from steward.kernel.observability import logger, metrics, tracer
-from steward.kernel.settings import get_settings
+from steward.kernel.handler import lambda_handler
+from steward.kernel.observability import metrics
+from steward.kernel.settings import (
+    ApprovalSettings,
+    NotificationTable,
+    SlackSecret,
+    StageSettings,
+    get_settings,
+)
 from steward.lineage.routes import router as lineage_router
 from steward.monitoring.routes import router as monitoring_router
 from steward.promotion.routes import router as promotion_router
@@ -48,7 +55,7 @@ app.include_router(report_router)  # /report (a version's audit report)
     },
 )
 def health() -> dict[str, Any]:
-    return {"status": "ok", "version": __version__, "stage": get_settings().stage}
+    return {"status": "ok", "version": __version__, "stage": get_settings(StageSettings).stage}
 
 
 @app.get(
@@ -91,9 +98,12 @@ def _counted(event: dict[str, Any], response: dict[str, Any]) -> dict[str, Any]:
     return response
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
+class Settings(StageSettings, NotificationTable, SlackSecret, ApprovalSettings):
+    """What the API reads from its environment (template.yaml sets each): its routes' stores and queues,
+    Slack's signing secret, the approval signing key (it makes no links: no API_BASE_URL)."""
+
+
+@lambda_handler(Settings, correlation_id_path=correlation_paths.API_GATEWAY_REST)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # 413 over 256 KB; 400 for a body not UTF-8, or deep JSON; 415 for another media type than the route's
     refusal = check.body_refusal(event) or media_refusal(event)

@@ -15,17 +15,20 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from steward.backfill.adapters.store import BackfillStore
 from steward.backfill.walk import BackfillRequest, backfill, start_or_resume
 from steward.kernel.errors import RefusedError
-from steward.kernel.observability import logger, metrics, tracer
-from steward.kernel.settings import get_settings
+from steward.kernel.handler import lambda_handler
+from steward.kernel.observability import logger, metrics
+from steward.kernel.settings import BackfillBudget, LineageTables, get_settings
 from steward.lineage.adapters.sagemaker import SageMakerCatalog
 from steward.lineage.adapters.store import LineageStore
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
+class Settings(LineageTables, BackfillBudget):
+    """What backfill reads from its environment (template.yaml sets each)."""
+
+
+@lambda_handler(Settings)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    settings = get_settings()
+    settings = get_settings(Settings)
     checkpoints = BackfillStore(settings.lineage_table)
     try:
         request = BackfillRequest.parse(event)

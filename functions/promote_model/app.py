@@ -13,13 +13,19 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from steward.events import models as ev
 from steward.events import parse_or_ignore
-from steward.kernel.observability import logger, metrics, tracer
+from steward.kernel.handler import lambda_handler
+from steward.kernel.observability import logger
+from steward.kernel.settings import ApprovalLinks, PromotionSettings
 from steward.policy import load_policy
 from steward.promotion import service
 from steward.promotion.counts import count_outcomes
 from steward.promotion.wiring import history_reader, promotion_deps, worklist
 
 processor = BatchProcessor(event_type=EventType.SQS)
+
+
+class Settings(PromotionSettings, ApprovalLinks):
+    """What promote_model reads (template.yaml sets each); a stage's own approval request sends links."""
 
 
 def command_handler(record: SQSRecord) -> dict[str, Any]:
@@ -30,9 +36,7 @@ def command_handler(record: SQSRecord) -> dict[str, Any]:
     return count_outcomes(outcome)
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
+@lambda_handler(Settings)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if "Records" in event:
         return process_partial_response(
@@ -47,11 +51,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if parsed is None:
         return {"outcome": "ignored"}
     now, policy = datetime.now(UTC), load_policy()
+    outcome: dict[str, Any] = {"outcome": "ignored", "reason": "not a promotion event"}
     if isinstance(parsed, ev.ModelPackageStateChange):
         outcome = service.on_package_event(parsed, policy, promotion_deps(policy), now)
     elif isinstance(parsed, ev.EndpointStateChange | ev.EndpointDeploymentStateChange):
         outcome = service.on_endpoint_event(parsed, policy, promotion_deps(policy), now)
-    else:
-        outcome = {"outcome": "ignored", "reason": "not a promotion event"}
     logger.info("promotion", extra={k: v for k, v in outcome.items() if k != "next"})
     return count_outcomes(outcome)

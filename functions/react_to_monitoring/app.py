@@ -4,16 +4,21 @@ version, alerted, and (per policy) a retraining run."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from steward.events import parse_or_ignore
-from steward.kernel.observability import logger, metrics, tracer
+from steward.events import on_event
+from steward.kernel.handler import lambda_handler
+from steward.kernel.observability import logger, metrics
+from steward.kernel.settings import LineageTables, NotificationQueue
 from steward.monitoring.react import react
 from steward.monitoring.wiring import monitoring_deps
 from steward.policy import load_policy
+
+if TYPE_CHECKING:
+    from steward.events import StewardEvent
 
 _METRICS = {
     "violations": "MonitorViolations",
@@ -23,14 +28,13 @@ _METRICS = {
 }
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    logger.append_keys(event_id=event.get("id") if isinstance(event, dict) else None)
-    parsed = parse_or_ignore(event, logger)  # invalid: raised, so retries end in the DLQ
-    if parsed is None:
-        return {"outcome": "ignored"}
+class Settings(LineageTables, NotificationQueue):
+    """What react_to_monitoring reads from its environment (template.yaml sets each)."""
+
+
+@lambda_handler(Settings)
+@on_event
+def handler(parsed: StewardEvent, context: LambdaContext) -> dict[str, Any]:
     arn = context.invoked_function_arn.split(":")  # this account and region: what its credentials can read
     reaction = react(parsed, load_policy(), monitoring_deps(home=(arn[3], arn[4])), datetime.now(UTC))
     outcome = reaction.as_dict()

@@ -10,8 +10,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from steward.events import models as ev
-from steward.kernel.observability import logger, metrics, tracer
-from steward.kernel.settings import get_settings
+from steward.kernel.handler import lambda_handler
+from steward.kernel.observability import logger, metrics
+from steward.kernel.settings import LineageTables, NotificationQueue, ReconcileBudget, get_settings
 from steward.lineage.adapters.sagemaker import SageMakerReader
 from steward.lineage.adapters.store import LineageStore
 from steward.lineage.reconcile import reconcile
@@ -24,15 +25,17 @@ def _alert(event: ev.TrainingJobStateChange, advanced: list[dict[str, Any]]) -> 
     """The alert the training-job event would have raised, for the rules that ended after it."""
     notification = rule_findings(event, load_policy(), only=advanced)
     if notification is not None:
-        notification_queue(get_settings().notification_queue_url).send(notification)
+        notification_queue(get_settings(Settings).notification_queue_url).send(notification)
         logger.info("rule findings reported", extra={"dedupe_key": notification.dedupe_key})
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
+class Settings(LineageTables, NotificationQueue, ReconcileBudget):
+    """What reconcile_lineage reads from its environment (template.yaml sets each)."""
+
+
+@lambda_handler(Settings)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    settings = get_settings()
+    settings = get_settings(Settings)
     store = LineageStore(settings.lineage_table, settings.idempotency_table, settings.event_id_ttl_seconds)
     arn = context.invoked_function_arn.split(":")
     report = reconcile(

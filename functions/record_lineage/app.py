@@ -9,16 +9,19 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from steward.events import parse_or_ignore
 from steward.kernel.errors import InvalidEventError
-from steward.kernel.observability import logger, metrics, tracer
-from steward.kernel.settings import get_settings
+from steward.kernel.handler import lambda_handler
+from steward.kernel.observability import logger, metrics
+from steward.kernel.settings import LineageTables, WorkloadReadRoles, get_settings
 from steward.lineage.adapters.sagemaker import SageMakerReader, workload_readers
 from steward.lineage.adapters.store import LineageStore
 from steward.lineage.record import record_lineage
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
+class Settings(LineageTables, WorkloadReadRoles):
+    """What record_lineage reads from its environment (template.yaml sets each)."""
+
+
+@lambda_handler(Settings)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(event_id=event.get("id") if isinstance(event, dict) else None)
     try:
@@ -28,7 +31,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         raise
     if parsed is None:
         return {"outcome": "ignored"}
-    settings = get_settings()
+    settings = get_settings(Settings)
     store = LineageStore(settings.lineage_table, settings.idempotency_table, settings.event_id_ttl_seconds)
     arn = context.invoked_function_arn.split(":")  # this account and region: what SageMaker can describe
     # Another account's resources are described with that workload account's read role, when there is one.

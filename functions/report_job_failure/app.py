@@ -3,33 +3,37 @@ training jobs whose Debugger/Profiler rules found issues → a training-rule-iss
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from steward.events import parse_or_ignore
-from steward.kernel.observability import logger, metrics, tracer
-from steward.kernel.settings import get_settings
+from steward.events import on_event
+from steward.kernel.handler import lambda_handler
+from steward.kernel.observability import logger
+from steward.kernel.settings import NotificationQueue, get_settings
 from steward.lineage.adapters.sagemaker import SageMakerReader
 from steward.notify.adapters.outbox import notification_queue
 from steward.notify.jobs import job_failure, rule_findings
 from steward.policy import load_policy
 
+if TYPE_CHECKING:
+    from steward.events import StewardEvent
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    parsed = parse_or_ignore(event, logger)  # invalid: raised, so retries end in the DLQ
-    if parsed is None:
-        return {"outcome": "ignored"}
+
+class Settings(NotificationQueue):
+    """What report_job_failure reads from its environment (template.yaml sets each)."""
+
+
+@lambda_handler(Settings)
+@on_event
+def handler(parsed: StewardEvent, context: LambdaContext) -> dict[str, Any]:
     policy = load_policy()
     notifications = [
         n for n in (job_failure(parsed, policy, SageMakerReader()), rule_findings(parsed, policy)) if n
     ]
     if not notifications:
         return {"outcome": "ignored", "reason": "not a failure"}
-    queue = notification_queue(get_settings().notification_queue_url)
+    queue = notification_queue(get_settings(Settings).notification_queue_url)
     sent = [(queue.send(n), n.dedupe_key) for n in notifications]
     logger.info("job problems reported", extra={"dedupe_keys": [key for _, key in sent]})
     return {"outcome": "enqueued", "messageId": sent[0][0], "dedupeKey": sent[0][1], "notified": len(sent)}

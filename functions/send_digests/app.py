@@ -7,19 +7,22 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from steward.kernel.observability import logger, metrics, tracer
-from steward.kernel.settings import get_settings
+from steward.kernel.handler import lambda_handler
+from steward.kernel.observability import logger, metrics
+from steward.kernel.settings import Channels, get_settings
 from steward.notify.adapters.channels import channels_for
 from steward.notify.adapters.store import NotificationStore
 from steward.notify.digest import send_digests
 from steward.policy import load_policy
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
+class Settings(Channels):
+    """What send_digests reads from its environment (template.yaml sets each)."""
+
+
+@lambda_handler(Settings)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    settings, policy = get_settings(), load_policy()
+    settings, policy = get_settings(Settings), load_policy()
     store = NotificationStore(settings.notifications_table)
     channels = channels_for(policy, store)
     sent = send_digests(policy, store, channels)

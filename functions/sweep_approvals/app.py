@@ -10,16 +10,19 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from steward.approvals.service import sweep
 from steward.approvals.wiring import approval_deps
-from steward.kernel.observability import logger, metrics, tracer
-from steward.kernel.settings import get_settings
+from steward.kernel.handler import lambda_handler
+from steward.kernel.observability import logger, metrics
+from steward.kernel.settings import ApprovalLinks, get_settings
 from steward.lineage.adapters.store import LineageStore
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
+class Settings(ApprovalLinks):
+    """What sweep_approvals reads from its environment (template.yaml sets each): reminders carry links."""
+
+
+@lambda_handler(Settings)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    settings = get_settings()
+    settings = get_settings(Settings)
     report = sweep(
         LineageStore(settings.lineage_table, settings.idempotency_table), approval_deps(), datetime.now(UTC)
     )

@@ -27,21 +27,21 @@ from pathlib import Path
 from typing import Any
 
 from sandbox import Sandbox
-from sandbox.demo import inference_spec, metric_reports, put_json, setup_account
+from sandbox.demo import (  # the demo's account and model group: the scenario replays its story
+    ACCOUNT,
+    ARN,
+    BUCKET,
+    GROUP,
+    demo_policy,
+    inference_spec,
+    metric_reports,
+    put_json,
+    setup_account,
+)
 from sandbox.replay import load_events
 
 REPO = Path(__file__).resolve().parents[2]
 EVENTS = REPO / "events"
-ACCOUNT, REGION = "123456789012", "us-east-1"
-ARN = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}"
-GROUP = "churn-models"
-BUCKET = f"sagemaker-{REGION}-{ACCOUNT}"
-OLD_RUN = "8xq2n4vd1k7m"
-APPROVERS = [
-    {"email": "alice@example.com", "slack_user_id": "U01ALICE"},
-    {"email": "bob@example.com"},
-    {"email": "carol@example.com"},
-]
 ENDPOINTS = ("churn-staging", "churn-prod")
 
 # --- what is volatile ---------------------------------------------------------------------------------
@@ -85,36 +85,16 @@ def story_events() -> list[dict[str, Any]]:
 
 
 def live_policy(stages: bool = True) -> dict[str, Any]:
-    """The shipped policy with churn-models' approval gate and promotion stages (as the demo's act 2)."""
-    import yaml
-
-    from steward.policy import DEFAULT_POLICY_FILE
-
-    document: dict[str, Any] = yaml.safe_load(DEFAULT_POLICY_FILE.read_text())
+    """The demo's policy (sandbox.demo.demo_policy: churn-models' gate, approvers and stages), without the
+    parts this scenario does not exercise: reminders, the staging integration test, retraining."""
+    document = demo_policy()
     churn = document["groups"][GROUP]
-    churn["approval"] = {
-        "approvers": APPROVERS,
-        "quorum": 1,
-        "expiry_hours": 72,
-        "gate": {
-            "thresholds": {"auc": {"min": 0.88}},
-            "compare_with_production": {"metric": "auc", "min_improvement": 0.0},
-            "on_fail": "reject",
-            "on_pass": "request-approval",
-        },
-    }
-    churn["stages"] = [
-        {"name": "staging", "endpoint": "churn-staging", "strategy": "all-at-once", "bake_seconds": 0},
-        {
-            "name": "prod",
-            "endpoint": "churn-prod",
-            "instance_count": 2,
-            "strategy": "canary",
-            "canary_percent": 50,
-            "bake_seconds": 300,
-            "rollback_alarms": ["churn-prod-invocation-5xx"],
-        },
-    ]
+    churn["approval"].pop("reminder_hours_before_expiry", None)
+    for stage in churn["stages"]:
+        stage.pop("integration_test", None)
+    retraining = (churn.get("monitoring") or {}).get("retraining")
+    if isinstance(retraining, dict):
+        retraining["enabled"] = False  # the shipped policy's
     if not stages:
         del churn["stages"]
     return document

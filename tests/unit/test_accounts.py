@@ -81,8 +81,11 @@ class FakeStore:
     def __init__(self):
         self.applied = []
 
-    def get_nodes(self, ids, *, unless_applied=None):
+    def get_nodes(self, ids):
         return {}
+
+    def get_nodes_for_event(self, ids, event_id):
+        return {}, False
 
     def apply(self, change):
         self.applied.append(change)

@@ -127,8 +127,11 @@ class FakeStore:
                 self.nodes.setdefault(node.id, {"id": node.id})
         return "recorded"
 
-    def get_nodes(self, ids, *, unless_applied=None) -> dict:
+    def get_nodes(self, ids) -> dict:
         return {i: self.nodes[i] for i in ids if i in self.nodes}
+
+    def get_nodes_for_event(self, ids, event_id) -> tuple[dict, bool]:
+        return self.get_nodes(ids), False
 
 
 class FakeCheckpoints:

@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from steward.approvals import machine, tokens
-from steward.approvals.deps import Deps, Worklist
+from steward.approvals.deps import Deps
 from steward.approvals.effects import commit, settle
 from steward.approvals.models import ApprovalRequest
 from steward.kernel.errors import LinkUsedError, NotFoundError, StaleEventError
 from steward.kernel.graph import NodeKind
+from steward.lineage.ports import Worklist
 
 
 @dataclass

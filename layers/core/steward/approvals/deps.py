@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from steward.approvals.models import ApprovalRequest
-from steward.kernel.graph import LineageChange, NodeKind
-from steward.notify.models import Notification
+from steward.lineage.ports import Lineage
+from steward.notify.ports import Outbox
 
 
 class Store(Protocol):
@@ -28,18 +28,6 @@ class Reports(Protocol):
     def read_json(self, s3_uri: str) -> Any: ...
 
 
-class Lineage(Protocol):
-    def apply(self, change: LineageChange) -> str: ...
-    def get_nodes(self, ids: Any) -> dict[str, dict[str, Any]]: ...
-    def node_with_edges(
-        self, node_id: str, direction: str
-    ) -> tuple[dict[str, Any] | None, list[dict[str, str]]]: ...
-
-
-class Outbox(Protocol):
-    def send(self, notification: Notification) -> str: ...
-
-
 class Commands(Protocol):
     def send(self, command: Any) -> str: ...
 
@@ -53,9 +41,5 @@ class Deps:
     outbox: Outbox
     keys: dict[str, bytes]
     active_key: str
-    api_base_url: str
+    api_base_url: str | None  # None: this function makes no approval links (the API)
     promotions: Commands | None = None  # the promotion queue: a stage approved on its own deploys
-
-
-class Worklist(Protocol):
-    def active_nodes(self, kind: NodeKind, limit: int = 100) -> list[dict[str, Any]]: ...

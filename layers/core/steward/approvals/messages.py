@@ -8,10 +8,11 @@ from datetime import datetime
 from typing import Any
 
 from steward.approvals import tokens
-from steward.approvals.deps import Deps, Lineage
+from steward.approvals.deps import Deps
 from steward.approvals.models import ApprovalRequest
-from steward.kernel.errors import DuplicateEventError
+from steward.kernel.errors import ConfigurationError, DuplicateEventError
 from steward.kernel.graph import EdgeUpdate, LineageChange, NodeKind, NodeUpdate, Relation
+from steward.lineage.ports import Lineage
 from steward.notify.models import Action, Fact, Kind, Link, Notification
 from steward.policy import Severity
 
@@ -20,6 +21,11 @@ def link_for(request: ApprovalRequest, approver: str, deps: Deps) -> str:
     token = tokens.issue_token(
         deps.keys, deps.active_key, request.id, approver, int(request.expires_at.timestamp())
     )
+    # The functions that send links require API_BASE_URL (kernel.settings.ApprovalLinks); the API itself
+    # has none (its own URL cannot be in its environment) and never sends one: a link without a base would
+    # reach an approver broken, so it is a misconfiguration, not a relative URL.
+    if not deps.api_base_url:
+        raise ConfigurationError("API_BASE_URL is not set: this function cannot send approval links")
     return f"{deps.api_base_url.rstrip('/')}/approvals/{token}"
 
 
@@ -92,6 +98,7 @@ def record_audit(
                 + (f" for {request.stage}" if request.stage else ""),
                 status=status,
                 status_time=now,
+                active=request.status == "pending",  # the expiry sweep's worklist
                 attributes={
                     "requestId": request.id,
                     "approvers": request.approvers,

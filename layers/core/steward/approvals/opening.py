@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from steward.approvals import evidence, machine
-from steward.approvals.deps import Deps, Lineage, Reports
+from steward.approvals.deps import Deps, Reports
 from steward.approvals.effects import settle
 from steward.approvals.gate import evaluate, flatten_metrics
 from steward.approvals.models import ApprovalRequest
@@ -23,6 +23,7 @@ from steward.approvals.rules_watch import (
 from steward.events import models as ev
 from steward.kernel.arns import sagemaker_arn
 from steward.kernel.errors import NotFoundError
+from steward.lineage.ports import Lineage
 from steward.policy import ApprovalPolicy, Policy
 
 

@@ -122,10 +122,10 @@ _SLACK = {
 def approval_requests() -> dict[str, Any]:
     """Pending approval requests (IAM-authorised: operators)."""
     from steward.approvals import service
-    from steward.kernel.settings import get_settings
+    from steward.kernel.settings import LineageTables, get_settings
     from steward.lineage.adapters.store import LineageStore
 
-    settings = get_settings()
+    settings = get_settings(LineageTables)
     pending = service.pending_requests(
         LineageStore(settings.lineage_table, settings.idempotency_table), _deps()
     )
@@ -204,13 +204,13 @@ def slack_interaction() -> Response[dict[str, Any]]:
 
     from steward.approvals import service
     from steward.approvals.slack_signature import verify_slack_signature
-    from steward.kernel.settings import get_settings
+    from steward.kernel.settings import SlackSecret, get_settings
     from steward.notify.adapters.channels import post_json
     from steward.notify.deliver import DeliveryError
 
     event = router.current_event
     body = event.decoded_body or ""
-    secret = parameters.get_secret(get_settings().slack_secret_name, transform="json", max_age=300)
+    secret = parameters.get_secret(get_settings(SlackSecret).slack_secret_name, transform="json", max_age=300)
     signing = str(secret.get("signing_secret") or "") if isinstance(secret, dict) else ""
     if not signing:
         raise ConfigurationError("the Slack secret holds no signing_secret: no Slack request can be verified")

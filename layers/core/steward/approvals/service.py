@@ -25,7 +25,7 @@ from steward.approvals.deciding import (
     record_decision,
     view_link,
 )
-from steward.approvals.deps import Commands, Deps, Lineage, Outbox, Registry, Reports, Store, Worklist
+from steward.approvals.deps import Commands, Deps, Registry, Reports, Store
 from steward.approvals.effects import remind as _remind
 from steward.approvals.machine import GATE_ACTOR
 from steward.approvals.messages import expiry_notification as _expiry_notification
@@ -42,6 +42,8 @@ from steward.approvals.opening import (
     read_metrics,
 )
 from steward.approvals.sweeping import sweep
+from steward.lineage.ports import Lineage, Worklist
+from steward.notify.ports import Outbox
 
 __all__ = [
     "GATE_ACTOR",

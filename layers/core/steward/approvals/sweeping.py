@@ -7,12 +7,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from steward.approvals import machine
-from steward.approvals.deps import Deps, Worklist
+from steward.approvals.deps import Deps
 from steward.approvals.effects import commit, settle
 from steward.approvals.models import ApprovalRequest
 from steward.approvals.rules_watch import rules_state
 from steward.kernel.errors import StaleEventError
 from steward.kernel.graph import NodeKind
+from steward.lineage.ports import Worklist
 
 
 def sweep(worklist: Worklist, deps: Deps, now: datetime, limit: int = 200) -> dict[str, list[str]]:

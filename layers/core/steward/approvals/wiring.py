@@ -7,13 +7,13 @@ from steward.approvals.adapters.store import ApprovalStore
 from steward.approvals.service import Deps
 from steward.kernel.aws.queue import JsonQueue
 from steward.kernel.aws.reports import S3Reports
-from steward.kernel.settings import get_settings
+from steward.kernel.settings import ApprovalSettings, get_settings
 from steward.lineage.adapters.store import LineageStore
 from steward.notify.adapters.outbox import notification_queue
 
 
 def approval_deps() -> Deps:
-    s = get_settings()
+    s = get_settings(ApprovalSettings)
     keys, active = signing_keys(s.approval_secret_name)
     return Deps(
         store=ApprovalStore(s.lineage_table, s.idempotency_table),
@@ -24,5 +24,5 @@ def approval_deps() -> Deps:
         keys=keys,
         active_key=active,
         api_base_url=s.api_base_url,
-        promotions=JsonQueue(s.promotion_queue_url) if s.promotion_queue_url else None,
+        promotions=JsonQueue(s.promotion_queue_url),
     )

@@ -24,15 +24,23 @@ from __future__ import annotations
 
 import functools
 import time
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, Protocol
-
-from pydantic import BaseModel, Field
+from datetime import datetime
+from typing import Any
 
 from steward.backfill import events as build
+from steward.backfill.catalog import JOBS, PHASES, TYPES, Catalog, Jobs
+from steward.backfill.run import (
+    MAX_BUDGET,
+    BackfillReport,
+    BackfillRequest,
+    Checkpoint,
+    CheckpointStore,
+    Cursor,
+    Tally,
+    new_run_id,
+    start_or_resume,
+)
 from steward.events import parse_event
 from steward.events.normalize import parse_timestamp
 from steward.kernel.arns import canonical_arn
@@ -40,199 +48,41 @@ from steward.kernel.errors import (
     DependencyError,
     InvalidEventError,
     NotFoundError,
-    RefusedError,
     UnsupportedEventError,
 )
 from steward.kernel.graph import NodeKind
 from steward.kernel.times import iso_z
 from steward.lineage.extract import extract
 from steward.lineage.lifecycle import supersedes
-from steward.lineage.record import LineageWriter, SageMakerLookup, record_lineage
+from steward.lineage.record import LineageWriter, record_lineage
 
-MAX_BUDGET = 10_000
+__all__ = [
+    "JOBS",
+    "MAX_BUDGET",
+    "PHASES",
+    "TYPES",
+    "BackfillReport",
+    "BackfillRequest",
+    "Catalog",
+    "Checkpoint",
+    "CheckpointStore",
+    "Cursor",
+    "Jobs",
+    "Tally",
+    "backfill",
+    "new_run_id",
+    "start_or_resume",
+]
+
 _PAGE = 100
 _KEPT_ERRORS = 20
 _SAVE_EVERY_SECONDS = 60.0
-
-
-class Catalog(SageMakerLookup, Protocol):
-    """SageMaker's List and Describe calls, each counted in `calls`."""
-
-    calls: int
-
-    def list_page(self, operation: str, **kwargs: Any) -> dict[str, Any]: ...
-    def describe(self, operation: str, **kwargs: Any) -> dict[str, Any]: ...
-
-
-class CheckpointStore(Protocol):
-    def load(self, run: str) -> dict[str, Any] | None: ...
-    def save(self, state: dict[str, Any], version: int) -> None: ...
-
-
-class Tally(BaseModel):
-    recorded: int = 0
-    known: int = 0
-    skipped: int = 0
-    errors: int = 0
-
-
-class Cursor(BaseModel):
-    token: str | None = None  # the NextToken that fetched the current page (None: the first page)
-    done: int = 0  # items of that page already handled
-    finished: bool = False
-
-
-class Checkpoint(BaseModel):
-    run: str
-    since: datetime | None = None
-    phase: int = 0
-    cursors: dict[str, Cursor] = Field(default_factory=dict)
-    tallies: dict[str, Tally] = Field(default_factory=dict)
-    calls: int = 0
-    invocations: int = 0
-    done: bool = False
-    errors: list[str] = Field(default_factory=list)
-    started_at: str = ""
-    version: int = 0
-
-
-@dataclass(frozen=True)
-class Jobs:
-    """A job type: its listing, the summary keys the known-check reads, its Describe, its event."""
-
-    phase: str
-    listing: str
-    items: str
-    arn: str
-    name: str
-    status: str
-    describe: str
-    parameter: str
-    detail_type: str
-    kind: NodeKind
-
-
-JOBS = (
-    Jobs(
-        "processing-jobs",
-        "list_processing_jobs",
-        "ProcessingJobSummaries",
-        "ProcessingJobArn",
-        "ProcessingJobName",
-        "ProcessingJobStatus",
-        "describe_processing_job",
-        "ProcessingJobName",
-        build.PROCESSING,
-        NodeKind.PROCESSING_JOB,
-    ),
-    Jobs(
-        "training-jobs",
-        "list_training_jobs",
-        "TrainingJobSummaries",
-        "TrainingJobArn",
-        "TrainingJobName",
-        "TrainingJobStatus",
-        "describe_training_job",
-        "TrainingJobName",
-        build.TRAINING,
-        NodeKind.TRAINING_JOB,
-    ),
-    Jobs(
-        "tuning-jobs",
-        "list_hyper_parameter_tuning_jobs",
-        "HyperParameterTuningJobSummaries",
-        "HyperParameterTuningJobArn",
-        "HyperParameterTuningJobName",
-        "HyperParameterTuningJobStatus",
-        "describe_hyper_parameter_tuning_job",
-        "HyperParameterTuningJobName",
-        build.TUNING,
-        NodeKind.TUNING_JOB,
-    ),
-    Jobs(
-        "transform-jobs",
-        "list_transform_jobs",
-        "TransformJobSummaries",
-        "TransformJobArn",
-        "TransformJobName",
-        "TransformJobStatus",
-        "describe_transform_job",
-        "TransformJobName",
-        build.TRANSFORM,
-        NodeKind.TRANSFORM_JOB,
-    ),
-)
-
-# Endpoints before transform jobs: the models an endpoint's configs name are then recorded, and a
-# transform job with one of them needs no DescribeModel.
-PHASES = (
-    "pipeline-executions",
-    "processing-jobs",
-    "training-jobs",
-    "tuning-jobs",
-    "model-packages",
-    "endpoints",
-    "transform-jobs",
-    "endpoint-configs",
-    "models",
-)
-TYPES = ("pipeline-executions", "pipeline-steps", *PHASES[1:])
 
 
 class _Stop(Exception):  # control flow, never seen outside this module
     def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__(reason)
-
-
-@dataclass
-class BackfillReport:
-    checkpoint: Checkpoint
-    calls: int  # SageMaker calls of this invocation
-    stopped: str | None  # budget | time | throttled | None (done)
-
-    def as_dict(self) -> dict[str, Any]:
-        cp = self.checkpoint
-        total = Tally()
-        for tally in cp.tallies.values():
-            for field in ("recorded", "known", "skipped", "errors"):
-                setattr(total, field, getattr(total, field) + getattr(tally, field))
-        return {
-            "run": cp.run,
-            "done": cp.done,
-            "since": cp.since.isoformat() if cp.since else None,
-            "phase": None if cp.done else PHASES[cp.phase],
-            "phasesDone": cp.phase,
-            "phases": len(PHASES),
-            "stoppedBecause": self.stopped,
-            "calls": self.calls,
-            "callsTotal": cp.calls,
-            "invocations": cp.invocations,
-            "summary": total.model_dump(),
-            "byType": {t: cp.tallies[t].model_dump() for t in TYPES if t in cp.tallies},
-            "errors": cp.errors,
-        }
-
-
-def new_run_id(now: datetime | None = None) -> str:
-    return f"{(now or datetime.now(UTC)):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
-
-
-def start_or_resume(checkpoints: CheckpointStore, run: str | None, since: datetime | None) -> Checkpoint:
-    """A new run's checkpoint, or the saved one of `run` (RefusedError 404 when there is none)."""
-    if run is None:
-        now = datetime.now(UTC)
-        return Checkpoint(run=new_run_id(now), since=since, started_at=now.isoformat())
-    saved = checkpoints.load(run)
-    if saved is None:
-        raise RefusedError(f"no backfill run {run!r} to resume", status=404, error="NotFound", field="run")
-    checkpoint = Checkpoint.model_validate(saved)
-    if since is not None and since != checkpoint.since:
-        raise RefusedError(
-            f"run {run} backfills since {checkpoint.since}; a resumed run keeps its own --since",
-            field="since",
-        )
-    return checkpoint
 
 
 def backfill(
@@ -549,30 +399,3 @@ def _order(by: str) -> dict[str, str]:
 
 def _after(parameter: str, since: datetime | None) -> dict[str, Any]:
     return {parameter: since} if since else {}
-
-
-class BackfillRequest(BaseModel):
-    """What an invocation asks: a new run (optionally `since` a time) or to resume `run`; `budget` calls."""
-
-    run: str | None = Field(None, pattern=r"^[0-9A-Za-z-]{1,64}$")
-    since: datetime | None = None
-    budget: int | None = Field(None, ge=1, le=MAX_BUDGET)
-
-    @classmethod
-    def parse(cls, event: Any) -> BackfillRequest:
-        from pydantic import ValidationError
-
-        if event is None:
-            event = {}
-        if not isinstance(event, dict):
-            raise RefusedError("the event is a JSON object: {run?, since?, budget?}", field="body")
-        try:
-            since = parse_timestamp(event.get("since"))
-        except ValueError as exc:
-            raise RefusedError(f"since: {exc}", field="since") from None
-        try:
-            return cls.model_validate({**event, "since": since})
-        except ValidationError as exc:
-            first = exc.errors(include_url=False, include_input=False)[0]
-            field = ".".join(str(p) for p in first["loc"]) or "body"
-            raise RefusedError(f"{field}: {first['msg']}", field=field) from None

@@ -7,6 +7,8 @@ does not pay for them when it is imported (cold start).
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from steward.kernel.errors import InvalidEventError, UnsupportedEventError
@@ -14,7 +16,7 @@ from steward.kernel.errors import InvalidEventError, UnsupportedEventError
 if TYPE_CHECKING:
     from steward.events.models import EVENT_MODELS, StewardEvent
 
-__all__ = ["EVENT_MODELS", "StewardEvent", "parse_event", "parse_or_ignore"]
+__all__ = ["EVENT_MODELS", "StewardEvent", "on_event", "parse_event", "parse_or_ignore"]
 
 
 def __getattr__(name: str) -> Any:
@@ -85,3 +87,19 @@ def parse_or_ignore(raw: Any, log: Any) -> StewardEvent | None:
     except InvalidEventError as exc:
         log.error("invalid event", extra=exc.to_dict())  # noqa: TRY400 (structured; no traceback of event data)
         raise
+
+
+def on_event(use: Callable[[StewardEvent, Any], dict[str, Any]]) -> Callable[[Any, Any], dict[str, Any]]:
+    """An EventBridge handler from `use(parsed, context)`: the event id on every log line, the event
+    parsed, `{"outcome": "ignored"}` for a type Steward does not handle, InvalidEventError raised."""
+    from steward.kernel.observability import logger
+
+    @functools.wraps(use)
+    def handle(event: Any, context: Any) -> dict[str, Any]:
+        logger.append_keys(event_id=event.get("id") if isinstance(event, dict) else None)
+        parsed = parse_or_ignore(event, logger)  # invalid: raised, so retries end in the DLQ
+        if parsed is None:
+            return {"outcome": "ignored"}
+        return use(parsed, context)
+
+    return handle

@@ -2,13 +2,14 @@
 
 - timestamps: epoch-millis strings, integers or floats, ISO-8601 with `Z` or `+0000`, or null;
 - endpoint statuses: `IN_SERVICE` in events, `InService` in the Describe APIs;
-- tags: a key→value map in events, a list of {Key, Value} in the APIs.
+- tags: a key→value map in events, a list of {Key, Value} in the APIs;
+- empty lists and maps: sometimes `null` instead of `[]` / `{}` (ListOrNull, MapOrNull read it as empty).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BeforeValidator
 
@@ -19,6 +20,8 @@ from steward.kernel.times import parse_timestamp
 __all__ = [
     "ENDPOINT_STATUSES",
     "EndpointStatus",
+    "ListOrNull",
+    "MapOrNull",
     "Tags",
     "Timestamp",
     "known_endpoint_status",
@@ -52,7 +55,21 @@ def normalize_tags(value: Any) -> dict[str, str]:
     raise ValueError("tags are a map or a list of {Key, Value}")
 
 
+def _empty_list(value: Any) -> Any:
+    return [] if value is None else value
+
+
+def _empty_map(value: Any) -> Any:
+    return {} if value is None else value
+
+
+_Item = TypeVar("_Item")
+_Value = TypeVar("_Value")
+
 Timestamp = Annotated[datetime | None, BeforeValidator(parse_timestamp)]
+# A list or map SageMaker may send as null: read as empty, so nothing downstream tells null from empty.
+ListOrNull = Annotated[list[_Item], BeforeValidator(_empty_list)]
+MapOrNull = Annotated[dict[str, _Value], BeforeValidator(_empty_map)]
 Tags = Annotated[dict[str, str], BeforeValidator(normalize_tags)]
 # DescribeEndpoint's EndpointStatus values (the events send them UPPER_SNAKE): anything else is not an
 # endpoint status, and recording it would move the node to a state SageMaker does not have.

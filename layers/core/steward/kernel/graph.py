@@ -95,6 +95,10 @@ class NodeUpdate(BaseModel):
     history: dict[str, Any] = Field(default_factory=dict)  # extra facts kept with this status change
     clear: tuple[str, ...] = ()  # attributes this state no longer has (removed when it wins)
     keep: tuple[str, ...] = ()  # attributes (or "name") set only when absent: the event is unsure of them
+    # Whether the node is on its kind's worklist (the store's index of active records), decided by the
+    # slice that owns the kind's lifecycle (an approval while pending, a deployment until it ends); None:
+    # the lineage's own lifecycle decides (jobs until terminal, endpoints always).
+    active: bool | None = None
 
 
 class EdgeUpdate(BaseModel):

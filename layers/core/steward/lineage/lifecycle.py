@@ -56,6 +56,13 @@ def is_terminal_rank(rank: int) -> bool:
     return rank >= TERMINAL_RANK
 
 
+def is_active(kind: NodeKind, rank: int) -> bool:
+    """Whether a node of a kind the lineage owns stays on the worklist (the store's index of active
+    records) in this state: endpoints always (promotion and monitoring follow them), jobs and pipelines
+    until terminal. Other slices' kinds say it on the node (NodeUpdate.active)."""
+    return kind is NodeKind.ENDPOINT or (kind in RANKED_KINDS and not is_terminal_rank(rank))
+
+
 def supersedes(kind: NodeKind, new: tuple[str, str], old: tuple[str, str] | None) -> bool:
     """Whether (status, iso time) `new` replaces `old` — the same rule the store enforces in its condition."""
     if old is None:

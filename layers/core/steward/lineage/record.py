@@ -16,7 +16,10 @@ from steward.lineage.rules import evaluations
 
 class LineageWriter(Protocol):
     def apply(self, change: LineageChange) -> str: ...
-    def get_nodes(self, ids: Any, *, unless_applied: str | None = None) -> dict[str, dict[str, Any]]: ...
+    def get_nodes(self, ids: Any) -> dict[str, dict[str, Any]]: ...
+    def get_nodes_for_event(
+        self, ids: Any, event_id: str | None
+    ) -> tuple[dict[str, dict[str, Any]], bool]: ...
     def merge_rules(self, node_id: str, reported: list[dict[str, Any]]) -> list[dict[str, Any]]: ...
 
 
@@ -133,6 +136,15 @@ def _reader(
     return None, f"no read role for account {account}: template parameter WorkloadReadRoleArns"
 
 
+def _unless_applied(store: LineageWriter, ids: Any, event_id: str) -> dict[str, dict[str, Any]]:
+    """The nodes, read with the event's marker: DuplicateEventError when the event was applied already,
+    before any Describe call is made for it (record_lineage answers "duplicate")."""
+    found, applied = store.get_nodes_for_event(ids, event_id)
+    if applied:
+        raise DuplicateEventError(event_id)
+    return found
+
+
 def _resolve_configs(
     event: ev.EndpointStateChange | ev.EndpointDeploymentStateChange,
     store: LineageWriter,
@@ -143,7 +155,7 @@ def _resolve_configs(
         name: sagemaker_arn(region, account, "endpoint-config", name, partition)
         for name in config_names(event)
     }
-    known = store.get_nodes(wanted.values(), unless_applied=event.id)
+    known = _unless_applied(store, wanted.values(), event.id)
     configs, degraded = {}, []
     for name, arn in wanted.items():
         if known.get(arn, {}).get("resolved") is True:
@@ -161,7 +173,7 @@ def _resolve_model(
     name = event.detail.model_name or ""
     region, account, partition = resource_location(event, event.detail.transform_job_arn)
     arn = sagemaker_arn(region, account, "model", name, partition)
-    if arn in store.get_nodes([arn], unless_applied=event.id):
+    if arn in _unless_applied(store, [arn], event.id):
         return None, []  # the model node (and its package link) is already recorded
     try:
         return sagemaker.describe_model(name), []

@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from steward.kernel import params as check
-from steward.kernel.settings import get_settings
+from steward.kernel.settings import LineageTables, NotificationTable, get_settings
 from steward.lineage import compare, query
 from steward.lineage.adapters.store import LineageStore
 from steward.notify.adapters.store import NotificationStore
@@ -20,7 +20,7 @@ router = APIGatewayRouter()  # type: ignore[no-untyped-call]
 
 
 def _store() -> LineageStore:
-    settings = get_settings()
+    settings = get_settings(LineageTables)
     return LineageStore(settings.lineage_table, settings.idempotency_table)
 
 
@@ -72,5 +72,7 @@ def notifications(
 ) -> dict[str, Any]:
     start = check.timestamp(since, "since") if since else datetime.now(UTC) - timedelta(days=1)
     return {
-        "items": NotificationStore(get_settings().notifications_table).attempts(start, failed_only=failed)
+        "items": NotificationStore(get_settings(NotificationTable).notifications_table).attempts(
+            start, failed_only=failed
+        )
     }

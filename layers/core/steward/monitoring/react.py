@@ -31,6 +31,7 @@ from steward.monitoring.retraining import (
     request_retraining,
 )
 from steward.notify.models import Notification
+from steward.notify.ports import Outbox
 from steward.policy import Policy
 
 _FINISHED = ("Completed", "Failed", "Stopped")
@@ -49,10 +50,6 @@ class ResultStore(Protocol):
 
 class ReportReader(Protocol):
     def read_json(self, s3_uri: str) -> Any: ...
-
-
-class Outbox(Protocol):
-    def send(self, notification: Notification) -> str: ...
 
 
 @dataclass
@@ -177,14 +174,8 @@ def react_to_execution(
         and len(violations) >= wanted.min_violations
     ):
         count = len(violations)
-        request = RetrainingRequest(
-            trigger=node,
-            reason=f"{count} Model Monitor violation{'s' if count != 1 else ''} on {name}",
-            endpoint=name,
-            model_package_arn=serving.packages[0] if serving.packages else None,
-            now=now,
-        )
-        retraining = request_retraining(wanted, request, deps.ledger, deps.pipelines)
+        reason = f"{count} Model Monitor violation{'s' if count != 1 else ''} on {name}"
+        retraining = _retrain(wanted, node, reason, serving, now, deps)
     alert: Notification | None = None
     if result == "violations":
         alert = violations_alert(
@@ -216,26 +207,16 @@ def react_to_execution(
         "dataWindowEnd": iso_z(window_end) if window_end else None,
         "retraining": retraining.as_dict() if retraining else None,
     }
-    record = MonitoringRecord(
-        event_id=event.id,
-        event_time=event.time,
-        detail_type=event.detail_type,
-        node_id=node,
-        name=d.processing_job_name,
-        attributes=attributes,
-        endpoint_id=endpoint,
-        endpoint_name=name,
-        model_packages=list(serving.packages),
-        pipeline_execution=_started(retraining),
-        at=finished,
-        entry={
-            "type": "monitoring-execution",
-            "id": node,
-            "name": d.processing_job_name,
-            "status": d.processing_job_status,
-            "schedule": d.monitoring_schedule_name,
-            **{k: v for k, v in attributes.items() if k not in ("endpointName", "servedConfig")},
-        },
+    entry = {
+        "type": "monitoring-execution",
+        "id": node,
+        "name": d.processing_job_name,
+        "status": d.processing_job_status,
+        "schedule": d.monitoring_schedule_name,
+        **{k: v for k, v in attributes.items() if k not in ("endpointName", "servedConfig")},
+    }
+    record = _monitoring_record(
+        event, node, d.processing_job_name, endpoint, serving, retraining, finished, attributes, entry
     )
     return _record(deps, record, result, alert, retraining)
 
@@ -245,6 +226,46 @@ def _env_time(value: str | None) -> datetime | None:
         return parse_timestamp(value) if value else None
     except ValueError:
         return None
+
+
+def _retrain(
+    wanted: Any, trigger: str, reason: str, serving: Serving, now: datetime, deps: Deps
+) -> RetrainingOutcome:
+    """Ask for the serving version's retraining run (the ledger keeps it to one per trigger)."""
+    model_package_arn = serving.packages[0] if serving.packages else None
+    request = RetrainingRequest(trigger, reason, serving.endpoint or "", model_package_arn, now)
+    return request_retraining(wanted, request, deps.ledger, deps.pipelines)
+
+
+def _monitoring_record(
+    event: ev.ProcessingJobStateChange | ev.AlarmStateChange,
+    node: str,
+    name: str,
+    endpoint: str,
+    serving: Serving,
+    retraining: RetrainingOutcome | None,
+    at: datetime,
+    attributes: dict[str, Any],
+    entry: dict[str, Any],
+    **state: Any,
+) -> MonitoringRecord:
+    """What one execution or alarm records: its node, against the version serving on the endpoint (an
+    alarm's `state`: its status, their time and the history's facts)."""
+    return MonitoringRecord(
+        event_id=event.id,
+        event_time=event.time,
+        detail_type=event.detail_type,
+        node_id=node,
+        name=name,
+        attributes=attributes,
+        endpoint_id=endpoint,
+        endpoint_name=serving.endpoint or "",
+        model_packages=list(serving.packages),
+        pipeline_execution=_started(retraining),
+        at=at,
+        entry=entry,
+        **state,
+    )
 
 
 def _started(retraining: RetrainingOutcome | None) -> str | None:
@@ -333,14 +354,8 @@ def _known_alarm(
     if stale:
         pass
     elif alarm.state == "ALARM" and alarm.nature == "drift" and wanted.enabled and wanted.on_drift:
-        request = RetrainingRequest(
-            trigger=f"{alarm.arn}@{iso_z(when)}",
-            reason=f"drift alarm {alarm.name} on {name}",
-            endpoint=name,
-            model_package_arn=serving.packages[0] if serving.packages else None,
-            now=now,
-        )
-        retraining = request_retraining(wanted, request, deps.ledger, deps.pipelines)
+        trigger, reason = f"{alarm.arn}@{iso_z(when)}", f"drift alarm {alarm.name} on {name}"
+        retraining = _retrain(wanted, trigger, reason, serving, now, deps)
     alert = None if stale else alarm_alert(alarm, serving, True, retraining, event.id)
     if alert is not None:
         deps.outbox.send(alert)
@@ -351,37 +366,36 @@ def _known_alarm(
         "modelPackages": list(serving.packages),
         "retraining": retraining.as_dict() if retraining else None,
     }
-    record = MonitoringRecord(
-        event_id=event.id,
-        event_time=event.time,
-        detail_type=event.detail_type,
-        node_id=alarm.arn,
-        name=alarm.name,
+    attributes = {
+        "source": "cloudwatch-alarm",
+        "nature": alarm.nature,
+        "metrics": list(alarm.metrics),
+        "endpointName": name,
+        "mappedBy": alarm.mapped_by,
+        **facts,
+    }
+    entry = {
+        "type": "alarm",
+        "id": alarm.arn,
+        "name": alarm.name,
+        "status": alarm.state,
+        "result": "recovered" if alarm.recovered else alarm.state,
+        "nature": alarm.nature,
+        **facts,
+    }
+    record = _monitoring_record(
+        event,
+        alarm.arn,
+        alarm.name,
+        endpoint,
+        serving,
+        retraining,
+        when,
+        attributes,
+        entry,
         status=alarm.state,
         status_time=when,
-        attributes={
-            "source": "cloudwatch-alarm",
-            "nature": alarm.nature,
-            "metrics": list(alarm.metrics),
-            "endpointName": name,
-            "mappedBy": alarm.mapped_by,
-            **facts,
-        },
         history=facts,
-        endpoint_id=endpoint,
-        endpoint_name=name,
-        model_packages=list(serving.packages),
-        pipeline_execution=_started(retraining),
-        at=when,
-        entry={
-            "type": "alarm",
-            "id": alarm.arn,
-            "name": alarm.name,
-            "status": alarm.state,
-            "result": "recovered" if alarm.recovered else alarm.state,
-            "nature": alarm.nature,
-            **facts,
-        },
     )
     return _record(deps, record, alarm.state, alert, retraining)
 

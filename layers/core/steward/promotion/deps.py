@@ -9,8 +9,8 @@ from typing import Any, Protocol
 
 from steward.kernel.arns import sagemaker_arn
 from steward.kernel.errors import NotFoundError
-from steward.kernel.graph import LineageChange, NodeKind
-from steward.notify.models import Notification
+from steward.lineage.ports import Lineage
+from steward.notify.ports import Outbox
 from steward.policy import Stage
 from steward.promotion.models import Deployment
 
@@ -44,15 +44,6 @@ class Endpoints(Protocol):
 
 class Approvals(Protocol):
     def get(self, request_id: str) -> Any: ...
-
-
-class Lineage(Protocol):
-    def apply(self, change: LineageChange) -> str: ...
-    def note(self, node_id: str, attr: str, value: dict[str, Any]) -> bool: ...
-
-
-class Outbox(Protocol):
-    def send(self, notification: Notification) -> str: ...
 
 
 @dataclass
@@ -98,7 +89,3 @@ def endpoints_of(deps: Deps, endpoint_arn: str) -> Endpoints:
 def sagemaker_of(deps: Deps, deployment: Deployment) -> Endpoints:
     """SageMaker of the deployment's endpoint."""
     return endpoints_of(deps, deployment.endpoint_arn)
-
-
-class Worklist(Protocol):
-    def active_nodes(self, kind: NodeKind, limit: int = 100) -> list[dict[str, Any]]: ...

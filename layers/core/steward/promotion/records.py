@@ -14,7 +14,7 @@ from steward.notify.models import Fact, Kind, Notification
 from steward.policy import Severity
 from steward.promotion.deps import Deps
 from steward.promotion.integration import summary
-from steward.promotion.models import NODE_STATUS, Deployment
+from steward.promotion.models import ACTIVE, NODE_STATUS, Deployment
 
 
 def version_of(package: str | None) -> int | None:
@@ -91,6 +91,7 @@ def _apply_record(deployment: Deployment, package: str, deps: Deps, now: datetim
                     f"{deployment.endpoint}",
                     status=NODE_STATUS[deployment.status],
                     status_time=now,
+                    active=deployment.status in ACTIVE,  # the reconciler's worklist
                     attributes={
                         ("deploymentKind" if k == "kind" else k): v
                         for k, v in deployment.summary().items()

@@ -14,8 +14,8 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from pydantic import BaseModel, Field
 
 from steward.kernel import params as check
-from steward.kernel.errors import ConfigurationError, NotFoundError
-from steward.kernel.settings import get_settings
+from steward.kernel.errors import NotFoundError
+from steward.kernel.settings import LineageTables, PromotionQueue, get_settings
 from steward.promotion.models import RollbackCommand
 
 router = APIGatewayRouter()  # type: ignore[no-untyped-call]
@@ -63,14 +63,14 @@ def _endpoint(name: str, account: str | None, region: str | None) -> str:
 def _lineage() -> Any:
     from steward.lineage.adapters.store import LineageStore
 
-    settings = get_settings()
+    settings = get_settings(LineageTables)
     return LineageStore(settings.lineage_table, settings.idempotency_table)
 
 
 def _deployments(endpoint: str) -> list[Any]:
     from steward.promotion.adapters.store import DeploymentStore
 
-    return DeploymentStore(get_settings().lineage_table).for_endpoint(endpoint)
+    return DeploymentStore(get_settings(LineageTables).lineage_table).for_endpoint(endpoint)
 
 
 UNKNOWN_ENDPOINT = "Steward never recorded that endpoint: no lineage and no deployment of its own."
@@ -189,9 +189,7 @@ def rollback(
     """Redeploy the previous (or named) version; recorded as a rollback with the caller's identity."""
     event = router.current_event
     endpoint_arn = _endpoint(name, account, region)
-    queue_url = get_settings().promotion_queue_url
-    if not queue_url:
-        raise ConfigurationError("PROMOTION_QUEUE_URL is empty: rollbacks cannot be queued")
+    queue_url = get_settings(PromotionQueue).promotion_queue_url  # required: set, not empty
     if not _lineage().get_nodes([endpoint_arn]) and not _deployments(endpoint_arn):
         raise NotFoundError(f"no endpoint {endpoint_arn!r}: Steward never recorded it")
     caller = event.request_context.identity.user_arn or "unknown caller"

@@ -27,16 +27,15 @@ from steward.events import models as ev
 from steward.kernel.arns import sagemaker_arn
 from steward.kernel.errors import NotFoundError
 from steward.kernel.graph import NodeKind
+from steward.lineage.ports import Lineage, Worklist
+from steward.notify.ports import Outbox
 from steward.policy import Policy, Stage
 from steward.promotion import effects, machine
 from steward.promotion.deps import (
     Approvals,
     Deps,
     Endpoints,
-    Lineage,
-    Outbox,
     Store,
-    Worklist,
     sagemaker_of,
     stage_endpoint_arn,
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from steward.approvals.adapters.store import ApprovalStore
-from steward.kernel.settings import get_settings
+from steward.kernel.settings import LineageTables, PromotionSettings, get_settings
 from steward.lineage.adapters.store import LineageStore
 from steward.notify.adapters.outbox import notification_queue
 from steward.promotion.adapters.endpoints import Endpoints
@@ -38,7 +38,7 @@ def _stage_approvals(policy: Any) -> Any:
     return request
 
 
-def _endpoints_in(home: Endpoints, s: Any) -> Any:
+def _endpoints_in(home: Endpoints, s: PromotionSettings) -> Any:
     """SageMaker of an account and region: that account's promotion role (WorkloadPromotionRoleArns, or
     TargetAccountRoleArn), or this function's own credentials in its own account; None for another
     account without a role."""
@@ -61,7 +61,7 @@ def _endpoints_in(home: Endpoints, s: Any) -> Any:
 
 
 def promotion_deps(policy: Any = None) -> Deps:
-    s = get_settings()
+    s = get_settings(PromotionSettings)
     home = Endpoints(role_arn=s.target_role_arn or None)
     return Deps(
         store=DeploymentStore(s.lineage_table),
@@ -78,7 +78,7 @@ def promotion_deps(policy: Any = None) -> Deps:
 
 
 def history_reader() -> Any:
-    s = get_settings()
+    s = get_settings(LineageTables)
     store = LineageStore(s.lineage_table, s.idempotency_table)
 
     def history(endpoint_arn: str) -> list[dict[str, Any]]:
@@ -95,5 +95,5 @@ def history_reader() -> Any:
 
 def worklist() -> LineageStore:
     """Deployments not yet ended, from the lineage store's index of active records."""
-    s = get_settings()
+    s = get_settings(LineageTables)
     return LineageStore(s.lineage_table, s.idempotency_table)

@@ -74,7 +74,7 @@ def report(
     format: Annotated[Literal["html", "json"], Query(description="html (default) or json")] = "html",
 ) -> Response[Any]:
     from steward.approvals.adapters.store import ApprovalStore
-    from steward.kernel.settings import get_settings
+    from steward.kernel.settings import LineageTables, get_settings
     from steward.lineage.adapters.store import LineageStore
     from steward.report.html import CSP, report_html
     from steward.report.service import audit_report
@@ -82,7 +82,7 @@ def report(
     arn = _package_arn(package, group, version)
     if not arn.startswith("arn:") or ":model-package/" not in arn:
         raise check.BadRequestError("package", f"{arn[:80]!r} is not a model package ARN")
-    settings = get_settings()
+    settings = get_settings(LineageTables)
     answer = audit_report(
         LineageStore(settings.lineage_table, settings.idempotency_table),
         ApprovalStore(settings.lineage_table, settings.idempotency_table),

@@ -69,11 +69,11 @@ def status(
     account: check.Account = None,
     region: check.Region = None,
 ) -> dict[str, Any]:
-    from steward.kernel.settings import get_settings
+    from steward.kernel.settings import LineageTables, get_settings
     from steward.lineage.adapters.store import LineageStore
     from steward.status.adapters.estate import estate
 
-    settings = get_settings()
+    settings = get_settings(LineageTables)
     store = LineageStore(settings.lineage_table, settings.idempotency_table)
     arn = None
     if endpoint is not None:

@@ -14,7 +14,7 @@ from steward.kernel.graph import LineageChange, NodeKind, NodeUpdate
 from steward.kernel.threads import ContextPool
 from steward.kernel.times import iso_z
 from steward.lineage import keys, rules
-from steward.lineage.lifecycle import RANKED_KINDS, RETRYABLE_KINDS, is_terminal_rank, status_rank
+from steward.lineage.lifecycle import RANKED_KINDS, RETRYABLE_KINDS, is_active, is_terminal_rank, status_rank
 
 ATTR_PREFIX = "a_"
 _TRANSACTION_LIMIT = 100
@@ -190,13 +190,7 @@ class LineageStore:
         for attr in node.clear:
             if attr not in node.attributes:
                 expr.removes.append(expr.name(ATTR_PREFIX + attr))
-        active = (
-            node.kind is NodeKind.ENDPOINT
-            or (node.kind in RANKED_KINDS and not is_terminal_rank(rank))
-            or (node.kind is NodeKind.APPROVAL and node.status == "Pending")  # the expiry sweep's worklist
-            or (node.kind is NodeKind.DEPLOYMENT and node.status in ("Queued", "InProgress"))  # promotion's
-        )
-        if active:
+        if node.active if node.active is not None else is_active(node.kind, rank):
             expr.set("gsi2pk", f"ACTIVE#{node.kind.value}")
             expr.set("gsi2sk", when)
         else:
@@ -246,30 +240,38 @@ class LineageStore:
 
     # --- reads -----------------------------------------------------------------------------------
 
-    def get_nodes(
-        self, ids: Iterable[str], *, unless_applied: str | None = None
-    ) -> dict[str, dict[str, Any]]:
-        """Node items by id (BatchGetItem; one call per 100 ids, run concurrently).
+    def get_nodes(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Node items by id (BatchGetItem; one call per 100 ids, run concurrently)."""
+        return self.get_nodes_for_event(ids, None)[0]
 
-        With `unless_applied` (an event id), that event's marker is read in the same call, and
-        DuplicateEventError is raised when the event was applied already: a duplicate delivery then
-        costs this one read, not a failed transaction besides. (The transaction still guards the write.)
-        """
+    def get_nodes_for_event(
+        self, ids: Iterable[str], event_id: str | None
+    ) -> tuple[dict[str, dict[str, Any]], bool]:
+        """Node items by id, and whether the event `event_id` was applied already: its marker is read in
+        the same call, so the caller can tell a duplicate delivery for the cost of this one read, not a
+        failed transaction besides. (The transaction still guards the write.)"""
         unique = list(dict.fromkeys(ids))
         chunks = [unique[i : i + _BATCH_GET_LIMIT] for i in range(0, len(unique), _BATCH_GET_LIMIT)]
-        marker = unless_applied if self.table != self.idempotency_table else None
+        marker = event_id if self.table != self.idempotency_table else None
         calls = [
             (chunk, marker if n == 0 else None) for n, chunk in enumerate(chunks or ([[]] if marker else []))
         ]
         found: dict[str, dict[str, Any]] = {}
-        for result in _parallel(self._batch_get_call, calls):
+        applied = False
+        for result, seen in _parallel(self._batch_get_call, calls):
             found.update(result)
-        return found
+            applied = applied or seen
+        return found, applied
 
-    def _batch_get_call(self, call: tuple[Sequence[str], str | None]) -> dict[str, dict[str, Any]]:
+    def _batch_get_call(
+        self, call: tuple[Sequence[str], str | None]
+    ) -> tuple[dict[str, dict[str, Any]], bool]:
         return self._batch_get(*call)
 
-    def _batch_get(self, ids: Sequence[str], unless_applied: str | None = None) -> dict[str, dict[str, Any]]:
+    def _batch_get(
+        self, ids: Sequence[str], unless_applied: str | None = None
+    ) -> tuple[dict[str, dict[str, Any]], bool]:
+        """The items found, and whether the marker of `unless_applied` (an event id) exists."""
         found: dict[str, dict[str, Any]] = {}
         request: dict[str, Any] = {self.table: {"Keys": [self._key(i) for i in ids]}} if ids else {}
         if unless_applied is not None:
@@ -285,9 +287,7 @@ class LineageStore:
                 found[node["id"]] = node
             applied = applied or bool(response.get("Responses", {}).get(self.idempotency_table))
             request = response.get("UnprocessedKeys") or {}
-        if applied:
-            raise DuplicateEventError(str(unless_applied))
-        return found
+        return found, applied
 
     def node_with_edges(
         self, node_id: str, direction: str

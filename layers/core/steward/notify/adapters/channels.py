@@ -278,9 +278,9 @@ class WebhookChannel:
 
 def channels_for(policy: Any, store: Any) -> dict[str, Any]:
     """The delivery channels, configured from settings (notify and send_digests share them)."""
-    from steward.kernel.settings import get_settings
+    from steward.kernel.settings import Channels, get_settings
 
-    settings = get_settings()
+    settings = get_settings(Channels)
     return {
         "slack": SlackChannel(settings.slack_secret_name, store),
         "email": EmailChannel(settings.sender_email),
