@@ -10,7 +10,7 @@ from typing import Any
 from steward.approvals import tokens
 from steward.approvals.deps import Deps
 from steward.approvals.models import ApprovalRequest
-from steward.kernel.errors import ConfigurationError, DuplicateEventError
+from steward.kernel.errors import DuplicateEventError
 from steward.kernel.graph import EdgeUpdate, LineageChange, NodeKind, NodeUpdate, Relation
 from steward.lineage.ports import Lineage
 from steward.notify.models import Action, Fact, Kind, Link, Notification
@@ -21,12 +21,10 @@ def link_for(request: ApprovalRequest, approver: str, deps: Deps) -> str:
     token = tokens.issue_token(
         deps.keys, deps.active_key, request.id, approver, int(request.expires_at.timestamp())
     )
-    # The functions that send links require API_BASE_URL (kernel.settings.ApprovalLinks); the API itself
-    # has none (its own URL cannot be in its environment) and never sends one: a link without a base would
-    # reach an approver broken, so it is a misconfiguration, not a relative URL.
-    if not deps.api_base_url:
-        raise ConfigurationError("API_BASE_URL is not set: this function cannot send approval links")
-    return f"{deps.api_base_url.rstrip('/')}/approvals/{token}"
+    # Relative where the function has no API_BASE_URL: the API itself, whose own URL cannot be in its
+    # environment and which sends no links; the functions that send links require it at cold start
+    # (kernel.settings.ApprovalLinks), so a link never leaves without its base.
+    return f"{(deps.api_base_url or '').rstrip('/')}/approvals/{token}"
 
 
 def facts_of(request: ApprovalRequest) -> list[Fact]:
