@@ -6,7 +6,7 @@ approval opens its request after the stage before it succeeded."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from steward.approvals import evidence, machine
 from steward.approvals.deps import Deps, Lineage, Reports
@@ -14,10 +14,12 @@ from steward.approvals.effects import settle
 from steward.approvals.gate import evaluate, flatten_metrics
 from steward.approvals.models import ApprovalRequest
 from steward.approvals.rules_watch import RulesWatch, could_change, gate_with_rules, job_rules
-from steward.events import models as ev
 from steward.kernel.arns import sagemaker_arn
 from steward.kernel.errors import NotFoundError
 from steward.policy import ApprovalPolicy, Policy
+
+if TYPE_CHECKING:  # annotations only: the sweep and the API's decisions never parse an event
+    from steward.events import models as ev
 
 
 def read_metrics(reports: Reports, uris: list[str]) -> tuple[dict[str, float], list[str]]:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from steward.backfill import events as build
 from steward.events import parse_event
@@ -70,6 +70,8 @@ class CheckpointStore(Protocol):
 
 
 class Tally(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     recorded: int = 0
     known: int = 0
     skipped: int = 0
@@ -77,12 +79,16 @@ class Tally(BaseModel):
 
 
 class Cursor(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     token: str | None = None  # the NextToken that fetched the current page (None: the first page)
     done: int = 0  # items of that page already handled
     finished: bool = False
 
 
 class Checkpoint(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     run: str
     since: datetime | None = None
     phase: int = 0
@@ -553,6 +559,8 @@ def _after(parameter: str, since: datetime | None) -> dict[str, Any]:
 
 class BackfillRequest(BaseModel):
     """What an invocation asks: a new run (optionally `since` a time) or to resume `run`; `budget` calls."""
+
+    model_config = ConfigDict(defer_build=True)
 
     run: str | None = Field(None, pattern=r"^[0-9A-Za-z-]{1,64}$")
     since: datetime | None = None
