@@ -8,8 +8,8 @@
   it reads that partition only (index queries are left as they are).
 - UpdateItem (alone or in a transaction): moto parses the update expression twice and walks its tree
   with ten validators on every call (milliseconds per update). Here the expressions Steward writes
-  (SET, if_not_exists, REMOVE of top-level attributes) are parsed once per text and applied
-  directly; anything else, and anything moto would refuse, still goes to moto.
+  (SET, if_not_exists, REMOVE, ADD to a string set, of top-level attributes) are parsed once per text
+  and applied directly; anything else, and anything moto would refuse, still goes to moto.
 
 Without these a 10,000-event replay or a 1,000-job walk would measure moto, not Steward. The tests
 in tests/sandbox/test_dynamodb.py pin the semantics against plain moto.
@@ -77,6 +77,7 @@ def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> Non
                 if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
                     original_item = current.to_json()["Attributes"]
                 raise ConditionalCheckFailed(item=original_item)
+            condition = None  # checked above, against the same item: not parsed again below
             if op_type != "ConditionCheck":
                 snapshots.append(
                     (table_name, key, copy.deepcopy(current.to_json()["Attributes"]) if current else None)
@@ -126,7 +127,8 @@ _SET_ACTION = re.compile(
     rf"\s*{_PATH}\s*=\s*(?:{_VALUE}|if_not_exists\s*\(\s*{_PATH}\s*,\s*{_VALUE}\s*\))\s*"
 )
 _REMOVE_ACTION = re.compile(rf"\s*{_PATH}\s*")
-_CLAUSE = re.compile(r"(?:^|\s)(SET|REMOVE)\s", re.IGNORECASE)
+_ADD_ACTION = re.compile(rf"\s*{_PATH}\s+{_VALUE}\s*")
+_CLAUSE = re.compile(r"(?:^|\s)(SET|REMOVE|ADD)\s", re.IGNORECASE)
 _SIZE_MARGIN = 400_000  # moto refuses items over 405,000 bytes: near that, moto decides
 
 
@@ -147,8 +149,9 @@ def _actions(body: str, pattern: re.Pattern[str]) -> list[re.Match[str]] | None:
 
 @functools.lru_cache(maxsize=2048)
 def _update_plan(expression: str) -> tuple[tuple[str, str, str | None, str | None], ...] | None:
-    """("set", target, if_not_exists source or None, value) and ("remove", target, None, None) actions
-    of an expression that only SETs and REMOVEs top-level attributes; None for anything else."""
+    """("set", target, if_not_exists source or None, value), ("remove", target, None, None) and ("add",
+    target, None, value) actions of an expression that only SETs, REMOVEs and ADDs top-level
+    attributes; None for anything else."""
     from moto.dynamodb.parsing.reserved_keywords import ReservedKeywords
 
     parts = _CLAUSE.split(expression)
@@ -159,12 +162,15 @@ def _update_plan(expression: str) -> tuple[tuple[str, str, str | None, str | Non
     if len(set(clauses)) != len(clauses):
         return None
     for clause, body in zip(clauses, parts[2::2], strict=True):
-        matches = _actions(body, _SET_ACTION if clause == "SET" else _REMOVE_ACTION)
+        pattern = {"SET": _SET_ACTION, "REMOVE": _REMOVE_ACTION, "ADD": _ADD_ACTION}[clause]
+        matches = _actions(body, pattern)
         if matches is None:
             return None
         for m in matches:
             if clause == "SET":
                 plan.append(("set", m.group(1), m.group(3), m.group(2) or m.group(4)))
+            elif clause == "ADD":
+                plan.append(("add", m.group(1), None, m.group(2)))
             else:
                 plan.append(("remove", m.group(1), None, None))
     reserved = set(ReservedKeywords.get_reserved_keywords())
@@ -197,6 +203,8 @@ def _resolve_plan(
             ((kind, raw),) = value.items()
             if kind in ("SS", "NS", "BS") and not raw:
                 return None
+            if action == "add" and kind != "SS":
+                return None  # numbers and other sets: moto's own ADD
             if target in table.attribute_keys and (
                 source is not None or key_types.get(target, kind) != kind or (kind in ("S", "B") and not raw)
             ):
@@ -218,9 +226,9 @@ def update_item(
     condition_expression: str | None = None,
     return_values_on_condition_check_failure: str | None = None,
 ) -> Any:
-    """moto's UpdateItem for the expressions Steward writes (SET, if_not_exists, REMOVE of top-level
-    attributes), without re-parsing and re-validating the expression tree on every call. Anything
-    else, and anything moto would refuse, goes to moto's own UpdateItem."""
+    """moto's UpdateItem for the expressions Steward writes (SET, if_not_exists, REMOVE, ADD to a string
+    set, of top-level attributes), without re-parsing and re-validating the expression tree on every
+    call. Anything else, and anything moto would refuse, goes to moto's own UpdateItem."""
     from moto.dynamodb.comparisons import create_condition_expression_parser
     from moto.dynamodb.exceptions import ConditionalCheckFailed
     from moto.dynamodb.models.dynamo_type import DynamoType
@@ -263,6 +271,13 @@ def update_item(
     for action, target, source, value in resolved:  # operands read the item as it was
         if action == "remove":
             new.pop(target, None)
+        elif action == "add":  # a string set's union (checked: SS)
+            present = old.get(target)
+            if present is not None and present.type != "SS":
+                return moto_update_item()  # moto says why
+            union = list(present.value) if present is not None else []  # moto's order: old, then new
+            union += [v for v in value["SS"] if v not in union]
+            new[target] = DynamoType({"SS": union})
         elif source is not None and source in old:
             new[target] = copy.deepcopy(old[source])
         else:

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from steward.events import models as ev
@@ -21,7 +19,8 @@ from steward.promotion import service
 from steward.promotion.counts import count_outcomes
 from steward.promotion.wiring import history_reader, promotion_deps, worklist
 
-processor = BatchProcessor(event_type=EventType.SQS)
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 
 class Settings(PromotionSettings, ApprovalLinks):
@@ -38,10 +37,11 @@ def command_handler(record: SQSRecord) -> dict[str, Any]:
 
 @lambda_handler(Settings)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    if "Records" in event:
-        return process_partial_response(
-            event=event, record_handler=command_handler, processor=processor, context=context
-        )
+    if "Records" in event:  # operator commands: rare, so the batch utility is imported only for them
+        from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+        processor = BatchProcessor(event_type=EventType.SQS)
+        return process_partial_response(event, command_handler, processor, context)
     if event.get("source") == "aws.events" and event.get("detail-type") == "Scheduled Event":
         policy = load_policy()
         outcome = service.reconcile(worklist(), policy, promotion_deps(policy), datetime.now(UTC))

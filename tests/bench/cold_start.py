@@ -21,7 +21,7 @@ from pathlib import Path
 from tests.bench.report import Row, ms
 
 SECTION = "cold start"
-TARGET_RATIO = 2.0
+TARGET_RATIO = 1.5
 
 _PROBE = """
 import sys, time

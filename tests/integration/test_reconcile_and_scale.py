@@ -113,9 +113,11 @@ def test_a_wide_tuning_fan_out_is_one_round_per_level():
         assert sum(1 for n in graph["nodes"] if n["kind"] == "training-job") == FAN_OUT
         assert sum(1 for n in graph["nodes"] if n["kind"] == "model-artifact") == FAN_OUT
         assert "dynamodb.Scan" not in sandbox.aws_calls
-        # one Query per node of the first two levels, BatchGetItem (100 keys) for the leaves
-        assert sandbox.aws_calls["dynamodb.Query"] == 1 + FAN_OUT
-        assert sandbox.aws_calls["dynamodb.BatchGetItem"] == -(-FAN_OUT // 100)
+        # each level read with BatchGetItem (100 nodes a call): the tuning job, its jobs, their artifacts;
+        # the tuning job is wider than a node item keeps, so its edges come with one Query (not 1 + 250)
+        per_level = [1, FAN_OUT, FAN_OUT]
+        assert sandbox.aws_calls["dynamodb.BatchGetItem"] <= sum(-(-n // 100) for n in per_level)
+        assert sandbox.aws_calls["dynamodb.Query"] <= 1
 
 
 def test_a_group_with_50_versions_walks_in_two_rounds():

@@ -159,6 +159,29 @@ def _update_scenario(ddb):
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         },
         {"UpdateExpression": "ADD n :one", "ExpressionAttributeValues": {":one": {"N": "1"}}},  # moto's
+        {  # ADD to an absent string set, with a size condition on it, beside a SET
+            "UpdateExpression": "SET adj = :one ADD #e :s",
+            "ConditionExpression": "attribute_not_exists(#e) OR size(#e) < :room",
+            "ExpressionAttributeNames": {"#e": "edges"},
+            "ExpressionAttributeValues": {
+                ":one": {"N": "1"},
+                ":s": {"SS": ["b|y", "a|x"]},
+                ":room": {"N": "3"},
+            },
+            "ReturnValues": "ALL_NEW",
+        },
+        {  # ADD to a present one: the union, an entry already there kept once
+            "UpdateExpression": "ADD edges :s",
+            "ExpressionAttributeValues": {":s": {"SS": ["a|x", "c|z"]}},
+            "ReturnValues": "UPDATED_NEW",
+        },
+        {  # the set full: the condition fails
+            "UpdateExpression": "ADD #e :s",
+            "ConditionExpression": "size(#e) < :room",
+            "ExpressionAttributeNames": {"#e": "edges"},
+            "ExpressionAttributeValues": {":s": {"SS": ["d|w"]}, ":room": {"N": "3"}},
+        },
+        {"UpdateExpression": "ADD kept :s", "ExpressionAttributeValues": {":s": {"SS": ["a"]}}},  # not a set
         {"UpdateExpression": "SET n = n + :one", "ExpressionAttributeValues": {":one": {"N": "1"}}},
         {"UpdateExpression": "SET sk = :v", "ExpressionAttributeValues": {":v": {"S": "x"}}},  # key
         {

@@ -5,12 +5,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from steward.policy import Gate, ProductionComparison
 
 
 class Check(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     metric: str
     value: float | None
     passed: bool
@@ -21,6 +23,8 @@ class Check(BaseModel):
 
 
 class GateResult(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     passed: bool
     checks: list[Check] = Field(default_factory=list)
     decision: str  # approve | reject | request-approval

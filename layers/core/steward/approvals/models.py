@@ -15,6 +15,8 @@ Status = Literal["pending", "approved", "rejected", "expired"]
 
 
 class Decision(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     approver: str
     decision: Literal["approve", "reject"]
     channel: Literal["link", "slack", "operator", "gate"]
@@ -24,6 +26,8 @@ class Decision(BaseModel):
 
 
 class Refusal(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     who: str
     reason: str
     channel: str
@@ -35,7 +39,7 @@ class Refusal(BaseModel):
 
 
 class _Effect(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
 
 class Audit(_Effect):
@@ -101,7 +105,7 @@ _ORDER = ("registry", "promote-stage", "ask", "remind", "tell-findings", "outcom
 class Pending(BaseModel):
     """The effects of the request's last change, saved with it and cleared once all of them succeeded."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     at: datetime
     effects: tuple[Effect, ...] = ()
@@ -147,6 +151,8 @@ class Pending(BaseModel):
 
 
 class ApprovalRequest(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     id: str
     package_arn: str
     group: str

@@ -6,7 +6,7 @@ approval opens its request after the stage before it succeeded."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from steward.approvals import evidence, machine
 from steward.approvals.deps import Deps, Reports
@@ -20,11 +20,13 @@ from steward.approvals.rules_watch import (
     job_rule_results,
     job_rules,
 )
-from steward.events import models as ev
 from steward.kernel.arns import sagemaker_arn
 from steward.kernel.errors import NotFoundError
 from steward.lineage.ports import Lineage
 from steward.policy import ApprovalPolicy, Policy
+
+if TYPE_CHECKING:  # annotations only: the sweep and the API's decisions never parse an event
+    from steward.events import models as ev
 
 
 def read_metrics(reports: Reports, uris: list[str]) -> tuple[dict[str, float], list[str]]:

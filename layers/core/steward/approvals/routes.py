@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from steward.kernel import params as check
 from steward.kernel.errors import ConfigurationError, RefusedError
@@ -35,6 +35,8 @@ def _deps() -> web.Deps:
 
 
 class OperatorDecision(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     decision: Literal["approve", "reject"]
     as_: str = Field(alias="as", min_length=3, max_length=254, description="The approver decided for.")
     comment: str = Field("", max_length=1000)

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from steward.approvals.evidence import with_data_checks
 from steward.approvals.gate import Check, GateResult, with_training_rules
@@ -28,6 +28,8 @@ from steward.policy import Gate
 
 class RulesWatch(BaseModel):
     """What a request keeps while its training job's rules have not all finished."""
+
+    model_config = ConfigDict(defer_build=True)
 
     mode: Literal["hold", "reject"]
     jobs: list[str]  # the training-job nodes upstream of the version

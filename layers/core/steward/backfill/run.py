@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from steward.backfill.catalog import PHASES, TYPES
 from steward.events.normalize import parse_timestamp
@@ -23,6 +23,8 @@ class CheckpointStore(Protocol):
 
 
 class Tally(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     recorded: int = 0
     known: int = 0
     skipped: int = 0
@@ -30,12 +32,16 @@ class Tally(BaseModel):
 
 
 class Cursor(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     token: str | None = None  # the NextToken that fetched the current page (None: the first page)
     done: int = 0  # items of that page already handled
     finished: bool = False
 
 
 class Checkpoint(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     run: str
     since: datetime | None = None
     phase: int = 0
@@ -101,6 +107,8 @@ def start_or_resume(checkpoints: CheckpointStore, run: str | None, since: dateti
 
 class BackfillRequest(BaseModel):
     """What an invocation asks: a new run (optionally `since` a time) or to resume `run`; `budget` calls."""
+
+    model_config = ConfigDict(defer_build=True)
 
     run: str | None = Field(None, pattern=r"^[0-9A-Za-z-]{1,64}$")
     since: datetime | None = None

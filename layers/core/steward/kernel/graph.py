@@ -55,7 +55,7 @@ class Relation(StrEnum):
 class Node(BaseModel):
     """A node as the API returns it: id, kind, name, status and key attributes."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     id: str
     kind: NodeKind
@@ -66,7 +66,7 @@ class Node(BaseModel):
 
 
 class Edge(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True, defer_build=True)
 
     from_: str = Field(alias="from")
     to: str
@@ -77,6 +77,8 @@ class Edge(BaseModel):
 
 
 class Graph(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     nodes: list[dict[str, Any]] = Field(default_factory=list)
     edges: list[dict[str, str]] = Field(default_factory=list)
 
@@ -84,7 +86,7 @@ class Graph(BaseModel):
 class NodeUpdate(BaseModel):
     """What one event says of one node. `status` is set only on the node the event is about."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     id: str
     kind: NodeKind
@@ -102,7 +104,7 @@ class NodeUpdate(BaseModel):
 
 
 class EdgeUpdate(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     source: str
     target: str
@@ -111,6 +113,8 @@ class EdgeUpdate(BaseModel):
 
 class LineageChange(BaseModel):
     """Everything one event adds to the graph: at most one status change, any number of nodes/edges."""
+
+    model_config = ConfigDict(defer_build=True)
 
     event_id: str
     event_time: datetime

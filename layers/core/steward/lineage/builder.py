@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from steward.kernel.arns import arn_name, arn_parts, canonical_arn, s3_id
 from steward.kernel.graph import EdgeUpdate, LineageChange, NodeKind, NodeUpdate, Relation
@@ -19,6 +19,8 @@ _MAX_TEXT = 1024
 class ModelFacts(BaseModel):
     """What DescribeModel says about one model of an endpoint config."""
 
+    model_config = ConfigDict(defer_build=True)
+
     name: str
     arn: str
     model_package_arn: str | None = None
@@ -28,6 +30,8 @@ class ModelFacts(BaseModel):
 
 class EndpointConfigFacts(BaseModel):
     """What DescribeEndpointConfig (+ DescribeModel) says; configs and models are immutable in SageMaker."""
+
+    model_config = ConfigDict(defer_build=True)
 
     name: str
     arn: str

@@ -9,7 +9,9 @@
     GSI2 (sparse, what the reconciler revisits): gsi2pk = "ACTIVE#<kind>", gsi2sk = "<status time>"
 
 In-edges sort before the node and out-edges after it, so one Query returns a node with all its edges
-in one direction: one round-trip per node per level of a walk.
+in one direction. The node item also keeps its edges (adjIn / adjOut string sets: adapters/adjacency.py),
+so a walk reads a level with one BatchGetItem per 100 nodes; the Query is for wide nodes and for items
+written before the node kept them.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Use cases: walk the lineage graph from a node, one round of batched reads per level.
+"""Use cases: walk the lineage graph from a node, one round of batched reads per level (BatchGetItem,
+100 nodes a call: each node item keeps its edges; see lineage/adapters/adjacency.py).
 
 S3 containment (a dataset that is a prefix of another, e.g. a job's output folder and the metrics file
 a package points at inside it) is resolved here, at read time, from the S3 index: writes stay one
@@ -21,9 +22,9 @@ MAX_DEPTH = 20
 
 class LineageReader(Protocol):
     def get_nodes(self, ids: Any) -> dict[str, dict[str, Any]]: ...
-    def node_with_edges(
-        self, node_id: str, direction: str
-    ) -> tuple[dict[str, Any] | None, list[dict[str, str]]]: ...
+    def nodes_with_edges(
+        self, ids: Any, direction: str
+    ) -> dict[str, tuple[dict[str, Any] | None, list[dict[str, str]]]]: ...
     def datasets_under(self, uri: str, limit: int = 1000) -> list[dict[str, Any]]: ...
     def scan_all(self) -> tuple[list[dict[str, Any]], list[dict[str, str]]]: ...
 
@@ -65,6 +66,7 @@ def walk(
     with ContextPool(max_workers=16) as pool:
         for level in range(depth + 1):
             tasks: list[tuple[str, str, Callable[[], Any]]] = []
+            level_nodes: list[str] = []
             for fid, way in dict.fromkeys(frontier):
                 wanted = ["node"]
                 if fid.startswith("s3://"):
@@ -78,11 +80,13 @@ def walk(
                     if level == depth:  # the last level: the nodes themselves, not their edges
                         break
                     if what == "node":
-                        tasks.append(("node", fid, partial(store.node_with_edges, fid, direction)))
+                        level_nodes.append(fid)
                     elif what == "under":
                         tasks.append(("under", fid, partial(store.datasets_under, fid)))
                     else:
                         tasks.append(("above", fid, partial(store.get_nodes, s3_ancestors(fid))))
+            if level_nodes:  # the level's nodes with their edges: one batched task
+                tasks.append(("nodes", "", partial(store.nodes_with_edges, level_nodes, direction)))
             if level == depth:
                 last = [fid for fid, _ in dict.fromkeys(frontier) if fid not in nodes]
                 if last:
@@ -110,13 +114,13 @@ def _absorb(
     """One level's answers into the graph; the next frontier, each entry with the ways it may go on."""
     next_frontier: list[tuple[str, str]] = []
     for task, fid, result in results:
-        if task == "node":
-            node, found_edges = result
-            if node is not None:
-                nodes[fid] = node
-            for edge in found_edges:
-                edges[(edge["from"], edge["to"], edge["relation"])] = edge
-                next_frontier.append((edge["from"] if direction == "upstream" else edge["to"], "any"))
+        if task == "nodes":
+            for node_id, (node, found_edges) in result.items():
+                if node is not None:
+                    nodes[node_id] = node
+                for edge in found_edges:
+                    edges[(edge["from"], edge["to"], edge["relation"])] = edge
+                    next_frontier.append((edge["from"] if direction == "upstream" else edge["to"], "any"))
         elif task == "under":
             children = {n["id"]: n for n in result}
             known = set(children) | {fid}

@@ -6,10 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class MonitoringRecord(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     event_id: str
     event_time: datetime
     detail_type: str

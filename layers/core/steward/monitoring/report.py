@@ -23,7 +23,7 @@ class MalformedReportError(StewardError):
 
 
 class Violation(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     feature: str
     check: str

@@ -57,7 +57,7 @@ class Kind(StrEnum):
 
 
 class Fact(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
     label: str = Field(max_length=100)
     value: str = Field(max_length=MAX_TEXT)
 
@@ -66,7 +66,7 @@ class Fact(BaseModel):
 
 
 class Link(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
     text: str = Field(max_length=200)
     url: str = Field(max_length=8000)  # a console link quoting a 256-character name, percent-encoded
 
@@ -84,7 +84,7 @@ class Link(BaseModel):
 class Action(BaseModel):
     """A Slack button: `value` travels back to the interactivity route (never a secret)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
     action_id: str = Field(pattern=r"^steward_[a-z_]+$")
     text: str = Field(max_length=75)
     value: str = Field(max_length=200)
@@ -94,7 +94,7 @@ class Action(BaseModel):
 class Notification(BaseModel):
     """What happened, for whom, how urgent, and how to recognise a repeat of it."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     kind: Kind
     severity: Severity

@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 Kind = Literal["promotion", "rollback"]
 Status = Literal["queued", "started", "succeeded", "failed", "rolled-back", "refused"]
@@ -25,6 +25,8 @@ NODE_STATUS = {
 
 
 class Progress(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     at: datetime
     status: str
     detail: str | None = None
@@ -32,6 +34,8 @@ class Progress(BaseModel):
 
 class Deployment(BaseModel):
     """One version onto one endpoint. The id is derived from what asked for it, so duplicates find it."""
+
+    model_config = ConfigDict(defer_build=True)
 
     id: str
     kind: Kind = "promotion"
@@ -116,6 +120,8 @@ def _strategy(config: dict[str, Any] | None) -> str | None:
 class RollbackCommand(BaseModel):
     """What the API puts on the promotion queue for `steward rollback`."""
 
+    model_config = ConfigDict(defer_build=True)
+
     action: Literal["rollback"] = "rollback"
     request_id: str = Field(min_length=8, max_length=64)
     endpoint_arn: str
@@ -127,6 +133,8 @@ class RollbackCommand(BaseModel):
 
 class PromoteCommand(BaseModel):
     """A stage approved by its own request: deploy the package to that stage."""
+
+    model_config = ConfigDict(defer_build=True)
 
     action: Literal["promote"] = "promote"
     package_arn: str

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from steward.kernel import params as check
 from steward.kernel.errors import NotFoundError
@@ -22,6 +22,8 @@ router = APIGatewayRouter()  # type: ignore[no-untyped-call]
 
 
 class RollbackBody(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     to_version: int | None = Field(
         None, alias="toVersion", ge=1, description="The version to redeploy. Default: the one served before."
     )

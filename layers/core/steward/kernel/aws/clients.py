@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -48,10 +49,20 @@ def assumed_client(service: str, region: str | None, role_arn: str, session: str
     return made
 
 
+_ON_RESET: list[Callable[[], None]] = []
+
+
+def on_reset(forget: Callable[[], None]) -> None:
+    """Have `reset` also call `forget` (a cache of what the AWS behind the clients holds)."""
+    _ON_RESET.append(forget)
+
+
 def reset() -> None:
     """Forget cached clients (the sandbox calls this when it swaps the embedded AWS)."""
     client.cache_clear()
     _ASSUMED.clear()
+    for forget in _ON_RESET:
+        forget()
 
 
 def error_code(exc: Exception) -> str:

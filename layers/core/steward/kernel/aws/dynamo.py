@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -41,6 +42,7 @@ class Expr:
 
     sets: list[str] = field(default_factory=list)
     removes: list[str] = field(default_factory=list)
+    adds: list[str] = field(default_factory=list)
     names: dict[str, str] = field(default_factory=dict)
     values: dict[str, Any] = field(default_factory=dict)
 
@@ -61,10 +63,18 @@ class Expr:
         n, v = self.name(attr), self.value(val)
         self.sets.append(f"{n} = if_not_exists({n}, {v})" if keep_existing else f"{n} = {v}")
 
+    def add_strings(self, attr: str, strings: Iterable[str]) -> None:
+        """ADD to a string set: a union applied by DynamoDB, so concurrent writers lose nothing."""
+        placeholder = f":v{len(self.values)}"
+        self.values[placeholder] = {"SS": sorted(strings)}
+        self.adds.append(f"{self.name(attr)} {placeholder}")
+
     def expression(self) -> str:
         parts = []
         if self.sets:
             parts.append("SET " + ", ".join(self.sets))
         if self.removes:
             parts.append("REMOVE " + ", ".join(self.removes))
+        if self.adds:
+            parts.append("ADD " + ", ".join(self.adds))
         return " ".join(parts)

@@ -5,6 +5,7 @@ timeline, and the retraining ledger, all in the lineage table.
     pk "MON#<endpoint id>"  sk "<time>#<result id>#<status>"   one line of the endpoint's timeline
     pk "RETRAIN#<pipeline>"  sk "RETRAIN"          recent starts of a retraining pipeline (revisioned)
 
+The result node and the nodes it links keep those edges on their items too (lineage/adapters/adjacency.py).
 `scan_all` and the walks read only node and edge items, so the timeline and the ledger never appear in
 a graph.
 """
@@ -21,6 +22,7 @@ from steward.kernel.errors import StaleEventError
 from steward.kernel.graph import LineageChange, NodeKind, NodeUpdate, Relation
 from steward.kernel.times import iso_z
 from steward.lineage import keys
+from steward.lineage.adapters import adjacency
 from steward.lineage.adapters.store import ATTR_PREFIX, LineageStore
 from steward.monitoring.models import MonitoringRecord
 from steward.monitoring.retraining import Ledger
@@ -85,11 +87,24 @@ class MonitoringStore(LineageStore):
         )
 
     def _write(self, record: MonitoringRecord, *, forward: bool) -> None:
+        edges = [(record.endpoint_id, record.node_id, Relation.MONITORED_BY.value)]
+        for package in record.model_packages:
+            edges.append((package, record.node_id, Relation.MONITORED_BY.value))
+        if record.pipeline_execution:
+            edges.append((record.node_id, canonical_arn(record.pipeline_execution), Relation.TRIGGERED.value))
+        self._write_resolving(
+            lambda: (self._record_items(record, edges, forward), []), edges, record.event_id, forward=forward
+        )
+
+    def _record_items(
+        self, record: MonitoringRecord, edges: list[tuple[str, str, str]], forward: bool
+    ) -> list[dict[str, Any]]:
         change = LineageChange(
             event_id=record.event_id, event_time=record.event_time, detail_type=record.detail_type
         )
+        entries = adjacency.collect(edges)
         items: list[dict[str, Any]] = [{"Put": self._marker(record.event_id)}]
-        items.append({"Update": self._result_update(record, forward=forward)})
+        items.append({"Update": self._result_update(record, entries.pop(record.node_id), forward=forward)})
         if record.status is not None and record.status_time is not None:
             node = NodeUpdate(
                 id=record.node_id,
@@ -101,22 +116,21 @@ class MonitoringStore(LineageStore):
             )
             items.append({"Put": self._history(node, change)})
         references = [NodeUpdate(id=record.endpoint_id, kind=NodeKind.ENDPOINT, name=record.endpoint_name)]
-        edges = [(record.endpoint_id, record.node_id, Relation.MONITORED_BY)]
-        for package in record.model_packages:
-            edges.append((package, record.node_id, Relation.MONITORED_BY))
         if record.pipeline_execution:
             execution = canonical_arn(record.pipeline_execution)
             references.append(
                 NodeUpdate(id=execution, kind=NodeKind.PIPELINE_EXECUTION, name=arn_name(execution))
             )
-            edges.append((record.node_id, execution, Relation.TRIGGERED))
-        items += [{"Update": self._upsert(node, change)} for node in references]
+        items += [{"Update": self._upsert(node, change, entries.pop(node.id, None))} for node in references]
+        items += [{"Update": self._edges_only(node_id, found)} for node_id, found in sorted(entries.items())]
         for source, target, relation in edges:
-            items += [{"Put": put} for put in self._edge_puts(source, target, relation.value, change)]
+            items += [{"Put": put} for put in self._edge_puts(source, target, relation, change)]
         items.append({"Put": self._timeline_put(record)})
-        self._write_once(items, record.event_id, forward=forward)
+        return items
 
-    def _result_update(self, record: MonitoringRecord, *, forward: bool) -> dict[str, Any]:
+    def _result_update(
+        self, record: MonitoringRecord, entries: adjacency.Entries, *, forward: bool
+    ) -> dict[str, Any]:
         expr = Expr()
         expr.set("id", record.node_id)
         expr.set("kind", NodeKind.MONITORING_EXECUTION.value, keep_existing=True)
@@ -138,12 +152,7 @@ class MonitoringStore(LineageStore):
             expr.set(ATTR_PREFIX + "endpointId", record.endpoint_id)
             time_n = expr.name("statusTime")
             update["ConditionExpression"] = f"attribute_not_exists({time_n}) OR {time_n} < {expr.value(when)}"
-        update.update(
-            UpdateExpression=expr.expression(),
-            ExpressionAttributeNames=expr.names,
-            ExpressionAttributeValues=expr.values,
-        )
-        return update
+        return self._with_edges(update, expr, record.node_id, entries)
 
     def _timeline_put(self, record: MonitoringRecord) -> dict[str, Any]:
         when = iso_z(record.at)
