@@ -40,9 +40,14 @@ class Bucket(Provisioner):
         return {"Ref": bucket, "Arn": f"arn:aws:s3:::{bucket}", "DomainName": f"{bucket}.s3.amazonaws.com"}
 
     def create(self, stack: Stack, logical: str, props: dict[str, Any], physical: dict[str, Any]) -> None:
-        from sandbox.replay import create_bucket
-
         create_bucket(stack.client("s3"), physical["Ref"])
+
+
+def create_bucket(s3: Any, bucket: str) -> None:
+    """CreateBucket as S3 takes it: outside us-east-1 the request names the bucket's region."""
+    region = s3.meta.region_name
+    where = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+    s3.create_bucket(Bucket=bucket, **where)
 
 
 @provisioner("AWS::SSM::Parameter")
