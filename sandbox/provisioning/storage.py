@@ -11,8 +11,7 @@ from sandbox.provisioning.registry import Provisioner, Stack, provisioner
 @provisioner("AWS::DynamoDB::Table")
 class Table(Provisioner):
     def physical(self, stack: Stack, logical: str, props: dict[str, Any]) -> dict[str, Any]:
-        table = stack.name_of(logical, props, "TableName")
-        arn = f"arn:aws:dynamodb:{stack.arn_base}:table/{table}"
+        table, arn = stack.name_and_arn(logical, props, "TableName", "dynamodb", "table/{}")
         return {"Ref": table, "Arn": arn, "StreamArn": f"{arn}/stream/sandbox"}
 
     def create(self, stack: Stack, logical: str, props: dict[str, Any], physical: dict[str, Any]) -> None:
@@ -68,8 +67,7 @@ class Parameter(Provisioner):
 @provisioner("AWS::SecretsManager::Secret")
 class Secret(Provisioner):
     def physical(self, stack: Stack, logical: str, props: dict[str, Any]) -> dict[str, Any]:
-        secret = stack.name_of(logical, props, "Name")
-        arn = f"arn:aws:secretsmanager:{stack.arn_base}:secret:{secret}-sandbx"
+        secret, arn = stack.name_and_arn(logical, props, "Name", "secretsmanager", "secret:{}-sandbx")
         return {"Ref": arn, "Name": secret, "Id": arn}
 
     def create(self, stack: Stack, logical: str, props: dict[str, Any], physical: dict[str, Any]) -> None:
