@@ -4,8 +4,8 @@ moto provides the AWS APIs in-process (sandbox/aws.py); resources come from the 
 template.yaml (sandbox/provisioning/); events are routed by the template's own rule patterns
 (sandbox/bus.py); each matched function's real handler runs in its template environment with a Lambda
 context (sandbox/lambdas/); SQS event sources are drained (sandbox/delivery.py); API routes are served
-over HTTP on 127.0.0.1 (sandbox/apigw/). `Sandbox` is the façade over those parts: its methods and
-attributes are the public API of README "The sandbox".
+over HTTP on 127.0.0.1 (sandbox/apigw/, the stage in stage.py). `Sandbox` is the façade over those
+parts: its methods and attributes are the public API of README "The sandbox".
 """
 
 from __future__ import annotations
@@ -200,7 +200,9 @@ class Sandbox(SageMakerControls):
             self._logs.capture(self.inventory)  # type: ignore[arg-type]
             operate.configure_notifications(self)
             if self.serve_api:
-                self._start_api()
+                from sandbox.apigw.stage import start_stage
+
+                self._api = start_stage(self)
             if self.serve_aws:
                 self.aws_endpoint_url = self._aws.serve()
             if self.react:
@@ -439,32 +441,3 @@ class Sandbox(SageMakerControls):
             if name in (spec.name, spec.logical_id):
                 return spec
         raise SandboxError(f"no function {name!r} in the template (have: {', '.join(self.function_names())})")
-
-    # --- HTTP ------------------------------------------------------------------------------------
-
-    def _start_api(self) -> None:
-        from sandbox.apigw import LocalApi, Route
-
-        assert self.inventory is not None
-        routes = [
-            Route(method=r.method, path=r.path, function=r.function, auth=r.auth)
-            for r in self.inventory.routes
-        ]
-        self._api = LocalApi(
-            routes, self._invoke_api, stage=self.stage, port=self.api_port, account=self.account
-        )
-        self._api.start()
-        # Links the functions build point at the API Gateway URL; here that is the local server.
-        deployed = f"https://sandboxapi.execute-api.{self.region}.amazonaws.com/{self.stage}"
-        for spec in self.inventory.functions.values():
-            for key, value in spec.environment.items():
-                if deployed in value:
-                    spec.environment[key] = value.replace(deployed, self.api_url)
-
-    def _invoke_api(self, function: str, event: dict[str, Any]) -> dict[str, Any]:
-        assert self.inventory is not None
-        outcome = self._invoke(self.inventory.functions[function], event)
-        self.drain()  # what the request set off (a registry update's event, notifications) happens now
-        if not outcome["ok"]:
-            raise SandboxError(outcome.get("error", "handler failed"))
-        return outcome["result"]  # type: ignore[no-any-return]

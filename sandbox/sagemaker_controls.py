@@ -1,4 +1,4 @@
-"""What a test may tell the emulated SageMaker (sandbox/sagemaker.py) through the sandbox: how endpoint
+"""What a test may tell the emulated SageMaker (sandbox/sagemaker/) through the sandbox: how endpoint
 updates end, what endpoints answer, when pipeline executions and training rules finish. A part of the
 `Sandbox` façade (its methods are Sandbox's)."""
 
@@ -63,7 +63,7 @@ class SageMakerControls:
         `quietly()`)."""
         from moto.sagemaker.models import sagemaker_backends
 
-        from sandbox.sagemaker import finish_pipeline_execution
+        from sandbox.sagemaker.pipelines import finish_pipeline_execution
 
         emit = None if self._sagemaker.silent else self.emit
         parts = arn.split(":")  # the execution's own account and region
@@ -82,7 +82,7 @@ class SageMakerControls:
         sends none when a rule ends after its job): the reconciler reads them from DescribeTrainingJob."""
         from moto.sagemaker.models import sagemaker_backends
 
-        from sandbox.sagemaker import finish_training_rules
+        from sandbox.sagemaker.training import finish_training_rules
 
         with self._delivery.backend_lock():
             finish_training_rules(sagemaker_backends[self.account][self.region], job_name, statuses, details)
@@ -90,6 +90,6 @@ class SageMakerControls:
     def training_job_event(self, job_name: str) -> dict[str, Any]:
         """The Training Job State Change SageMaker sends for `job_name` as DescribeTrainingJob answers it
         now (with its rule evaluations): deliver it with `put_events` (change it first to tell a story)."""
-        from sandbox.sagemaker import training_job_event
+        from sandbox.sagemaker.training import training_job_event
 
         return training_job_event(self.client("sagemaker").describe_training_job(TrainingJobName=job_name))

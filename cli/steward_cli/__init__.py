@@ -215,10 +215,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         if args.command == "local":
-            from sandbox.story import run_replay, run_serve
+            from sandbox.demo.story import run_replay, run_serve
 
             if args.local_command == "demo":
-                from sandbox.demo import run_demo
+                from sandbox.demo.lifecycle import run_demo
 
                 return int(run_demo(interactive=args.interactive))
             if args.local_command == "serve":
@@ -268,7 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = commands.fail(str(exc))
         return 2 if args.command == "status" else code  # status's 1 means "needs attention"
     except ValueError as exc:
-        from sandbox.replay import EventFileError
+        from sandbox.demo.replay import EventFileError
 
         if not isinstance(exc, EventFileError):
             raise

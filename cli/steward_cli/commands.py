@@ -39,7 +39,7 @@ def api_for(args: argparse.Namespace) -> Iterator[StewardApi]:
     elif args.api_url or (os.environ.get("STEWARD_API_URL") and not args.replay):
         yield StewardApi(args.api_url or os.environ["STEWARD_API_URL"])
     elif args.replay:
-        from sandbox.story import loaded_sandbox
+        from sandbox.demo.story import loaded_sandbox
 
         with loaded_sandbox(args.replay, args.setup) as sb:
             yield StewardApi(sb.api_url)

@@ -23,7 +23,8 @@ the request path is ignored. HTTP is Werkzeug's: every response closes its conne
 keep-alive), and a chunked body with chunk extensions or trailers is refused (400).
 
 The parts: routes.py (resources, methods, matching), proxy.py (the proxy event and response),
-server.py (LocalApi on Werkzeug's server; HTTP framing is Werkzeug's).
+server.py (LocalApi on Werkzeug's server; HTTP framing is Werkzeug's), stage.py (the template's API as
+the sandbox's stage: routes, invocation through the façade, links pointed at the local server).
 """
 
 from sandbox.apigw.proxy import (

@@ -39,8 +39,7 @@ class Queue(Provisioner):
 @provisioner("AWS::SNS::Topic")
 class Topic(Provisioner):
     def physical(self, stack: Stack, logical: str, props: dict[str, Any]) -> dict[str, Any]:
-        topic = stack.name_of(logical, props, "TopicName")
-        arn = f"arn:aws:sns:{stack.arn_base}:{topic}"
+        topic, arn = stack.name_and_arn(logical, props, "TopicName", "sns")
         return {"Ref": arn, "TopicName": topic, "TopicArn": arn}
 
     def create(self, stack: Stack, logical: str, props: dict[str, Any], physical: dict[str, Any]) -> None:

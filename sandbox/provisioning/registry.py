@@ -37,6 +37,14 @@ class Stack:
         value = props.get(key)
         return str(self.resolver.resolve(value)) if value else f"{self.name}-{logical}"
 
+    def name_and_arn(
+        self, logical: str, props: dict[str, Any], key: str, service: str, resource: str = "{}"
+    ) -> tuple[str, str]:
+        """The resource's name (as `name_of`) and its ARN in this stack: `resource` is the ARN's resource
+        part with `{}` for the name (e.g. "table/{}")."""
+        name = self.name_of(logical, props, key)
+        return name, f"arn:aws:{service}:{self.arn_base}:{resource.format(name)}"
+
     def function_by_ref(self, inventory: Inventory, ref: str) -> FunctionSpec:
         for spec in inventory.functions.values():
             if ref in (spec.name, spec.arn, spec.logical_id):

@@ -11,8 +11,7 @@ from sandbox.provisioning.registry import Provisioner, Stack, provisioner
 @provisioner("AWS::DynamoDB::Table")
 class Table(Provisioner):
     def physical(self, stack: Stack, logical: str, props: dict[str, Any]) -> dict[str, Any]:
-        table = stack.name_of(logical, props, "TableName")
-        arn = f"arn:aws:dynamodb:{stack.arn_base}:table/{table}"
+        table, arn = stack.name_and_arn(logical, props, "TableName", "dynamodb", "table/{}")
         return {"Ref": table, "Arn": arn, "StreamArn": f"{arn}/stream/sandbox"}
 
     def create(self, stack: Stack, logical: str, props: dict[str, Any], physical: dict[str, Any]) -> None:
@@ -40,9 +39,14 @@ class Bucket(Provisioner):
         return {"Ref": bucket, "Arn": f"arn:aws:s3:::{bucket}", "DomainName": f"{bucket}.s3.amazonaws.com"}
 
     def create(self, stack: Stack, logical: str, props: dict[str, Any], physical: dict[str, Any]) -> None:
-        from sandbox.replay import create_bucket
-
         create_bucket(stack.client("s3"), physical["Ref"])
+
+
+def create_bucket(s3: Any, bucket: str) -> None:
+    """CreateBucket as S3 takes it: outside us-east-1 the request names the bucket's region."""
+    region = s3.meta.region_name
+    where = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+    s3.create_bucket(Bucket=bucket, **where)
 
 
 @provisioner("AWS::SSM::Parameter")
@@ -63,8 +67,7 @@ class Parameter(Provisioner):
 @provisioner("AWS::SecretsManager::Secret")
 class Secret(Provisioner):
     def physical(self, stack: Stack, logical: str, props: dict[str, Any]) -> dict[str, Any]:
-        secret = stack.name_of(logical, props, "Name")
-        arn = f"arn:aws:secretsmanager:{stack.arn_base}:secret:{secret}-sandbx"
+        secret, arn = stack.name_and_arn(logical, props, "Name", "secretsmanager", "secret:{}-sandbx")
         return {"Ref": arn, "Name": secret, "Id": arn}
 
     def create(self, stack: Stack, logical: str, props: dict[str, Any], physical: dict[str, Any]) -> None:

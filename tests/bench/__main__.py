@@ -91,7 +91,7 @@ def startup_rows(repeats: int = 5) -> list[Row]:
 def sandbox_sections(burst_size: int) -> list[Row]:
     os.environ.pop("LAMBDA_TASK_ROOT", None)  # the bench process is not a Lambda: tracing stays off
     from sandbox import Sandbox
-    from sandbox.replay import create_sagemaker_resources
+    from sandbox.demo.replay import create_sagemaker_resources
 
     rows: list[Row] = startup_rows()
     with Sandbox(serve_api=False) as sb:

@@ -216,7 +216,7 @@ def _get(sb: Sandbox, path: str) -> int:
 
 def _demo() -> None:
     """`make demo`'s story, every sandbox it opens recording."""
-    from sandbox import demo
+    from sandbox.demo import lifecycle as demo
 
     with mock.patch.object(demo, "Sandbox", Recording):
         assert demo.run_demo(out=io.StringIO()) == 0

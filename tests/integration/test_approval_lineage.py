@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from sandbox import Sandbox
-from sandbox.replay import create_sagemaker_resources
+from sandbox.demo.replay import create_sagemaker_resources
 from tests.conftest import EVENTS, story
 from tests.integration.test_approvals import http, link_of, policy
 

@@ -13,7 +13,7 @@ import uuid
 import pytest
 
 from sandbox import Sandbox
-from sandbox.replay import create_sagemaker_resources
+from sandbox.demo.replay import create_sagemaker_resources
 from steward_cli import main
 from tests.conftest import EVENTS, load, story
 

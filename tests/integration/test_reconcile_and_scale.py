@@ -6,7 +6,7 @@ import copy
 import json
 
 from sandbox import Sandbox
-from sandbox.replay import create_sagemaker_resources
+from sandbox.demo.replay import create_sagemaker_resources
 from steward.events import parse_event
 from steward.lineage.extract import extract
 from steward.lineage.query import WalkStats, walk

@@ -3,7 +3,7 @@
 The story is the recorded churn events (events/story_churn.jsonl, then model_package/rejected.json and
 training_job/failed.json) on top of the SageMaker resources they name (events/sagemaker_resources.json)
 and the registry as it was (versions 1-4, churn-prod serving v3), followed by a live part like
-sandbox/demo.py's act 2: the approval gate and the promotion stages are published, three versions are
+sandbox/demo/lifecycle.py's act 2: the approval gate and the promotion stages are published, three versions are
 registered in the embedded registry (its Model Package State Change events are SageMaker's), v5 is
 approved by an operator through `POST /approval-requests/{id}/decisions` and promoted to staging then
 prod (endpoint lifecycle emulated), v6 fails the gate, and v7 is approved and fails on staging.
@@ -27,18 +27,18 @@ from pathlib import Path
 from typing import Any
 
 from sandbox import Sandbox
-from sandbox.demo import (  # the demo's account and model group: the scenario replays its story
+from sandbox.demo.account import (  # the demo's account and model group: the scenario replays its story
     ACCOUNT,
     ARN,
     BUCKET,
     GROUP,
-    demo_policy,
     inference_spec,
     metric_reports,
     put_json,
     setup_account,
 )
-from sandbox.replay import load_events
+from sandbox.demo.lifecycle import demo_policy
+from sandbox.demo.replay import load_events
 
 REPO = Path(__file__).resolve().parents[2]
 EVENTS = REPO / "events"

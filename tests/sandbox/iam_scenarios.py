@@ -138,7 +138,7 @@ def _with_sandbox(path: str, sandbox: str, *names: str) -> Callable[[], None]:
 def _story_queries() -> None:
     """The story replayed (as tests/integration/test_lineage_queries.py's fixture does), then the delivery
     log read through the API."""
-    from sandbox.replay import create_sagemaker_resources
+    from sandbox.demo.replay import create_sagemaker_resources
     from tests.conftest import EVENTS, story
     from tests.integration import test_lineage_queries as queries
 

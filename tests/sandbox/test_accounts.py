@@ -8,7 +8,7 @@ import urllib.request
 import pytest
 
 from sandbox import Sandbox, SandboxError
-from sandbox.replay import create_sagemaker_resources
+from sandbox.demo.replay import create_sagemaker_resources
 from steward_cli import main
 from tests.conftest import EVENTS, story
 

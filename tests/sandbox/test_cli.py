@@ -333,7 +333,7 @@ def test_text_cut_to_fit_says_so():
 
 
 def test_serve_prints_where_to_start_and_reports_failed_deliveries(tmp_path):
-    from sandbox.story import _report_failures
+    from sandbox.demo.story import _report_failures
 
     # Given a replay where one delivery failed and PutEvents refused one entry
     events = [

@@ -12,7 +12,7 @@ EVENTS = Path(__file__).resolve().parents[2] / "events"
 
 
 def _graph(parallel: bool) -> tuple[set[Any], set[Any], dict[str, Any]]:
-    from sandbox.story import loaded_sandbox
+    from sandbox.demo.story import loaded_sandbox
 
     failures = io.StringIO()
     paths = [str(EVENTS / "story_churn.jsonl")]

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from sandbox.provisioning.storage import create_bucket
+
 
 class EventFileError(ValueError):
     """A file that is not a JSON event, a JSON list of events, or JSON Lines of events."""
@@ -84,10 +86,3 @@ def create_sagemaker_resources(sm: Any, spec: dict[str, Any]) -> list[str]:
             s3.put_object(Bucket=bucket, Key=key, Body=body if isinstance(body, str) else json.dumps(body))
             created.append(f"s3://{bucket}/{key}")
     return created
-
-
-def create_bucket(s3: Any, bucket: str) -> None:
-    """CreateBucket as S3 takes it: outside us-east-1 the request names the bucket's region."""
-    region = s3.meta.region_name
-    where = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
-    s3.create_bucket(Bucket=bucket, **where)

@@ -1,4 +1,4 @@
-"""`steward local replay` / `serve`: the recorded churn story on the sandbox (the demo is sandbox/demo.py)."""
+"""`steward local replay` / `serve`: the recorded churn story on the sandbox (the demo: lifecycle.py)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
+from sandbox.demo.replay import create_sagemaker_resources, load_events
 from sandbox.facade import REPO_ROOT, Sandbox
-from sandbox.replay import create_sagemaker_resources, load_events
 
 EVENTS_DIR = REPO_ROOT / "events"
 STORY = EVENTS_DIR / "story_churn.jsonl"
@@ -293,7 +293,7 @@ def _write_outbox(messages: list[dict[str, Any]], folder: Path, written: int) ->
     return len(messages)
 
 
-def _show_outbox(sb: Sandbox, out: TextIO) -> None:
+def show_outbox(sb: Sandbox, out: TextIO) -> None:
     """What people were told, and the messages written out to read (emails as .eml and .html)."""
     from steward_cli.render import clip
 
