@@ -30,7 +30,8 @@ Name = Annotated[str, Field(min_length=1)]
 class FunctionSettings(BaseModel):
     """Base of every settings model: the variables it declares, the rest of the environment ignored."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # Built on first use: a function validates the one or two models it needs, not every group here.
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
 
 class StageSettings(FunctionSettings):
