@@ -19,12 +19,22 @@ import re
 from functools import lru_cache
 from typing import Annotated, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from steward.kernel.errors import ConfigurationError
 
 # A resource name or URL: set, and not empty (an empty table name is as wrong as a missing one).
 Name = Annotated[str, Field(min_length=1)]
+
+
+def _roles_checked(value: str) -> str:
+    roles_by_account(value)  # a malformed list is a misconfiguration: fail at the start
+    return value
+
+
+# Multi-account: one role per workload account (comma-separated ARNs, workload-account.yaml's roles);
+# empty in a single-account stack.
+RoleArns = Annotated[str, AfterValidator(_roles_checked)]
 
 
 class FunctionSettings(BaseModel):
@@ -84,15 +94,7 @@ class ApprovalLinks(ApprovalSettings):
 
 
 class WorkloadReadRoles(FunctionSettings):
-    # Multi-account: one role per workload account (comma-separated ARNs, workload-account.yaml's roles);
-    # empty in a single-account stack.
-    workload_read_role_arns: str = Field("", alias="WORKLOAD_READ_ROLE_ARNS")
-
-    @field_validator("workload_read_role_arns")
-    @classmethod
-    def _one_role_per_account(cls, value: str) -> str:
-        roles_by_account(value)  # a malformed list is a misconfiguration: fail at the start
-        return value
+    workload_read_role_arns: RoleArns = Field("", alias="WORKLOAD_READ_ROLE_ARNS")
 
     @property
     def workload_read_roles(self) -> dict[str, str]:
@@ -110,13 +112,7 @@ class PromotionSettings(LineageTables, NotificationQueue):
     target_role_arn: str | None = Field(None, alias="TARGET_ROLE_ARN")  # empty or absent: none
     account_id: Name = Field(alias="STEWARD_ACCOUNT_ID")  # the stack's account (template.yaml)
     region: Name = Field(alias="AWS_REGION")  # set by Lambda: the function's own region
-    workload_promotion_role_arns: str = Field("", alias="WORKLOAD_PROMOTION_ROLE_ARNS")
-
-    @field_validator("workload_promotion_role_arns")
-    @classmethod
-    def _one_role_per_account(cls, value: str) -> str:
-        roles_by_account(value)
-        return value
+    workload_promotion_role_arns: RoleArns = Field("", alias="WORKLOAD_PROMOTION_ROLE_ARNS")
 
     @property
     def workload_promotion_roles(self) -> dict[str, str]:
@@ -157,14 +153,8 @@ class Settings(FunctionSettings):
     promotion_queue_url: str | None = Field(None, alias="PROMOTION_QUEUE_URL")
     region: str | None = Field(None, alias="AWS_REGION")
     account_id: str | None = Field(None, alias="STEWARD_ACCOUNT_ID")
-    workload_read_role_arns: str = Field("", alias="WORKLOAD_READ_ROLE_ARNS")
-    workload_promotion_role_arns: str = Field("", alias="WORKLOAD_PROMOTION_ROLE_ARNS")
-
-    @field_validator("workload_read_role_arns", "workload_promotion_role_arns")
-    @classmethod
-    def _one_role_per_account(cls, value: str) -> str:
-        roles_by_account(value)
-        return value
+    workload_read_role_arns: RoleArns = Field("", alias="WORKLOAD_READ_ROLE_ARNS")
+    workload_promotion_role_arns: RoleArns = Field("", alias="WORKLOAD_PROMOTION_ROLE_ARNS")
 
 
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(?P<account>[0-9]{12}):role/[a-zA-Z0-9+=,.@_/-]+$")
